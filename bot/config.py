@@ -1,0 +1,176 @@
+"""TOML config plus secrets from the environment, loaded once into frozen values."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from bot.errors import ConfigError
+
+DEFAULT_CONFIG_NAME = "sokbo.toml"  # looked for in the current folder when --config is not given
+TOKEN_VARIABLES = {"telegram": "TELEGRAM_BOT_TOKEN", "discord": "DISCORD_BOT_TOKEN"}
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class SiteConfig(_Frozen):
+    """`[site]`: where the posts are and how the site builds their links."""
+
+    posts_dir: Path = Path("posts")
+    url: str = "http://localhost:4000"
+    name: str = ""
+    timezone: str = "UTC"
+    root: Path | None = None
+    permalink: str = "date"
+    ignore_images: tuple[str, ...] = ()
+    link_params: tuple[tuple[str, str], ...] = ()
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("expected an http(s) URL such as 'https://news.example.com'")
+        return value.rstrip("/")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("expected an IANA time zone such as 'Asia/Seoul'") from None
+        return value
+
+    @field_validator("ignore_images", mode="before")
+    @classmethod
+    def _list_to_tuple(cls, value: object) -> object:
+        return tuple(value) if isinstance(value, list) else value
+
+    @field_validator("link_params", mode="before")
+    @classmethod
+    def _table_to_pairs(cls, value: object) -> object:
+        if isinstance(value, Mapping):
+            return tuple((str(k), v) for k, v in value.items())
+        if isinstance(value, tuple):
+            return value
+        raise ValueError('expected a table such as { utm_source = "telegram" }')
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The site's time zone, for naive and date-only post dates."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def site_root(self) -> Path:
+        """The folder that relative image paths are looked up in (default: above posts_dir)."""
+        return self.posts_dir.parent if self.root is None else self.root
+
+    @property
+    def display_name(self) -> str:
+        """The site's name, or its host when none is configured."""
+        return self.name or urlsplit(self.url).netloc
+
+
+class BotSettings(_Frozen):
+    """`[bot]`: the service's own behaviour."""
+
+    database: Path = Path("sokbo.db")
+    language: Literal["ko", "en"] = "ko"
+    backfill: Annotated[int, Field(ge=0)] = 0
+    max_burst: Annotated[int, Field(ge=1)] = 10
+    max_age_hours: Annotated[float, Field(gt=0)] = 24.0
+    max_attempts: Annotated[int, Field(ge=1)] = 8
+    on_edit: Literal["edit", "ignore"] = "edit"
+    edit_window_hours: Annotated[float, Field(ge=0)] = 48.0
+
+
+class Secrets(_Frozen):
+    """Platform tokens, from the environment only; their repr never shows them."""
+
+    telegram_token: SecretStr | None = None
+    discord_token: SecretStr | None = None
+
+
+class Config(_Frozen):
+    """The whole configuration."""
+
+    site: SiteConfig = SiteConfig()
+    bot: BotSettings = BotSettings()
+    secrets: Secrets = Secrets()
+    source: Path | None = None  # the file it was read from, if any
+
+
+def load_config(path: Path | None, environ: Mapping[str, str]) -> Config:
+    """Read `path` (or the defaults when None) and the tokens in `environ` into a Config."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        data = _read_toml(path)
+    base = Path.cwd() if path is None else path.resolve().parent
+    data = _resolve_paths(data, base)
+    if "secrets" in data or "source" in data:
+        key = "secrets" if "secrets" in data else "source"
+        raise ConfigError(f"{key}: not a config table (tokens come from the environment only)")
+    data["secrets"] = {
+        f"{name}_token": SecretStr(environ[var])
+        for name, var in TOKEN_VARIABLES.items()
+        if environ.get(var)
+    }
+    data["source"] = path
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as file:
+            return tomllib.load(file)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Make the config's relative paths relative to the config file's folder."""
+    site = data.get("site", {})
+    bot = data.get("bot", {})
+    if isinstance(site, dict):
+        site = {**site, "posts_dir": _under(base, site.get("posts_dir", "posts"))}
+        if "root" in site:
+            site["root"] = _under(base, site["root"])
+    if isinstance(bot, dict):
+        bot = {**bot, "database": _under(base, bot.get("database", "sokbo.db"))}
+    return {**data, "site": site, "bot": bot}
+
+
+def _under(base: Path, value: object) -> object:
+    return base / value if isinstance(value, str) else value
+
+
+def _describe(exc: ValidationError) -> str:
+    """Turn pydantic's report into 'key: what is wrong, got value' lines."""
+    lines = []
+    for error in exc.errors():
+        loc = ".".join(str(part) for part in error["loc"] if not isinstance(part, int))
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            lines.append(f"{loc}: unknown key (is it misspelt?)")
+            continue
+        if message.startswith("Value error, "):
+            message = message.removeprefix("Value error, ")
+        message = message[:1].lower() + message[1:]
+        lines.append(f"{loc}: {message}, got {error['input']!r}")
+    return "\n".join(lines)

@@ -1,0 +1,40 @@
+"""The values that cross module boundaries: what a post is once sokbo has read it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class DateSource(StrEnum):
+    """Where a post's date came from."""
+
+    FRONT_MATTER = "front_matter"
+    FILENAME = "filename"
+    FIRST_SEEN = "first_seen"
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """A post as sokbo understands it: everything a renderer or a command needs."""
+
+    key: str
+    path: str  # under site.posts_dir, '/'-separated
+    title: str
+    excerpt: str  # plain text, whitespace collapsed
+    categories: tuple[str, ...]
+    tags: tuple[str, ...]
+    date: datetime  # timezone-aware
+    date_source: DateSource
+    is_published: bool  # the front matter's `published` flag; the date is judged elsewhere
+    url: str
+    image_url: str | None  # absolute http(s) URL, or None
+    image_path: str | None  # a relative image's path under site.root, not yet checked
+    image_file: str | None  # that image as a checked local file, ready for upload
+    content_hash: str  # sha256 of the file's bytes
+    notes: tuple[str, ...] = ()  # what was odd but not fatal (lenient YAML, ignored image)
+
+    def is_due(self, now: datetime) -> bool:
+        """Return whether the post's date has arrived at `now`."""
+        return self.date <= now

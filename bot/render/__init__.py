@@ -1,0 +1,1 @@
+"""Renderers: from a post to what each platform shows."""

@@ -1,0 +1,149 @@
+"""The posts folder on disk: which files are posts, reading them safely, local images."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+
+from bot.config import SiteConfig
+from bot.errors import PostError
+from bot.model import Post
+from bot.posts import parse_post
+
+POST_SUFFIXES = frozenset({".md", ".markdown", ".html"})
+MAX_POST_BYTES = 16 * 1024 * 1024  # a 10 MB body with room to spare; larger is not a post
+MAX_IMAGE_BYTES = 10 * 1024 * 1024  # Telegram's limit for a photo upload (Bot API sendPhoto)
+_LISTED_SUFFIXES = POST_SUFFIXES | {".swp", ".swx", ".tmp"}
+_IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a")
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one file turned out to be: a post, a refusal, or not a post at all."""
+
+    file: Path
+    post: Post | None = None
+    error: PostError | None = None
+    skipped: str | None = None
+
+
+def skip_reason(relative: str) -> str | None:
+    """Say why a file (its path under posts_dir) is not a post candidate; None if it is one."""
+    parts = relative.split("/")
+    name = parts[-1]
+    if any(part.startswith(".") for part in parts):
+        return "hidden file"
+    if name.endswith(("~", ".swp", ".swx", ".tmp")) or name.startswith(("#", ".#")):
+        return "editor or temporary file"
+    if "_drafts" in parts:
+        return "draft (in _drafts)"
+    suffix = _suffix(name)
+    if suffix not in POST_SUFFIXES:
+        return f"not a post file ({suffix or 'no extension'}; posts are .md, .markdown, .html)"
+    return None
+
+
+def walk(folder: Path) -> Iterator[Path]:
+    """Yield the post-like files under `folder`, sorted; hidden folders and links aren't entered.
+
+    Images and other files beside the posts are not listed at all; drafts and editor files
+    are, so that a report can say why they are skipped.
+    """
+    for current, folders, files in os.walk(folder, followlinks=False):
+        folders[:] = sorted(name for name in folders if not name.startswith("."))
+        for name in sorted(files):
+            if not name.startswith(".") and _suffix(name) in _LISTED_SUFFIXES:
+                yield Path(current, name)
+
+
+def _suffix(name: str) -> str:
+    return os.path.splitext(name.removesuffix("~"))[1].lower()
+
+
+def relative_name(file: Path, posts_dir: Path) -> str:
+    """Return `file`'s '/'-separated path under `posts_dir` (or its name when outside it)."""
+    try:
+        return file.absolute().relative_to(posts_dir.absolute()).as_posix()
+    except ValueError:
+        return file.name
+
+
+def read_post_bytes(file: Path, *, relative: str, posts_dir: Path) -> bytes:
+    """Read a post file, following a symbolic link only when it stays inside `posts_dir`."""
+    try:
+        if file.is_symlink():
+            target = file.resolve(strict=True)
+            if not target.is_relative_to(posts_dir.resolve()):
+                raise PostError(relative, "symbolic link to a file outside the posts folder")
+        fd = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise PostError(relative, "not a regular file")
+            if info.st_size > MAX_POST_BYTES:
+                size = info.st_size // (1024 * 1024)
+                raise PostError(relative, f"file too large ({size} MB; the limit is 16 MB)")
+            return handle.read(MAX_POST_BYTES + 1)
+    except (OSError, RuntimeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise PostError(relative, f"cannot read: {reason}") from None
+
+
+def load_post(file: Path, *, site: SiteConfig, seen_at: datetime) -> Post:
+    """Read and parse one post file, then check its local image for upload."""
+    relative = relative_name(file, site.posts_dir)
+    raw = read_post_bytes(file, relative=relative, posts_dir=site.posts_dir)
+    return attach_local_image(parse_post(raw, path=relative, site=site, seen_at=seen_at), site)
+
+
+def attach_local_image(post: Post, site: SiteConfig) -> Post:
+    """Note a relative image that exists under site.root as a file to upload, if it is safe."""
+    if post.image_path is None:
+        return post
+    root = site.site_root.resolve()
+    problem = None
+    try:
+        real = (root / post.image_path).resolve(strict=True)
+        if not real.is_relative_to(root):
+            problem = "leads outside site.root"
+        elif not real.is_file():
+            problem = "is not a file"
+        elif real.stat().st_size > MAX_IMAGE_BYTES:
+            problem = "is over 10 MB"
+        else:
+            with real.open("rb") as handle:
+                head = handle.read(16)
+            if not (head.startswith(_IMAGE_MAGIC) or head[8:12] == b"WEBP"):
+                problem = "is not a JPEG, PNG, GIF or WebP image"
+    except (OSError, RuntimeError):
+        return post  # not on this disk: the URL is what gets sent
+    if problem is not None:
+        note = f"local image {post.image_path!r} {problem}; its URL is sent instead"
+        return replace(post, notes=(*post.notes, note))
+    return replace(post, image_file=str(real))
+
+
+def scan(files: Iterable[Path], *, site: SiteConfig, seen_at: datetime) -> Iterator[Outcome]:
+    """Read each file into an Outcome; a second file with a key already seen is refused."""
+    keys: dict[str, str] = {}
+    for file in files:
+        relative = relative_name(file, site.posts_dir)
+        reason = skip_reason(relative)
+        if reason is not None:
+            yield Outcome(file, skipped=reason)
+            continue
+        try:
+            post = load_post(file, site=site, seen_at=seen_at)
+        except PostError as error:
+            yield Outcome(file, error=error)
+            continue
+        first = keys.setdefault(post.key, post.path)
+        if first != post.path:
+            duplicate = PostError(post.path, f"duplicate key {post.key!r}: {first} has it already")
+            yield Outcome(file, error=duplicate)
+            continue
+        yield Outcome(file, post=post)

@@ -1,0 +1,39 @@
+"""Shared fixtures: a site config on a temp folder and a helper that writes post bytes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.config import SiteConfig
+from bot.model import Post
+from bot.posts import parse_post
+
+NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> SiteConfig:
+    """A Seoul-time site whose posts live in tmp_path/_posts."""
+    posts = tmp_path / "_posts"
+    posts.mkdir()
+    return SiteConfig(
+        posts_dir=posts, url="https://news.example.com", timezone="Asia/Seoul", root=tmp_path
+    )
+
+
+def post_file(front: str | None, body: str = "") -> bytes:
+    """Return the bytes of a post with `front` as its front matter (None: no front matter)."""
+    if front is None:
+        return body.encode()
+    return f"---\n{front.strip()}\n---\n{body}".encode()
+
+
+def parse(
+    raw: bytes, site: SiteConfig, *, path: str = "2024-07-13-news.md", seen_at: datetime = NOW
+) -> Post:
+    """Parse `raw` as the file `path` under the site's posts folder."""
+    return parse_post(raw, path=path, site=site, seen_at=seen_at)

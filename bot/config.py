@@ -59,7 +59,10 @@ class SiteConfig(_Frozen):
     @classmethod
     def _table_to_pairs(cls, value: object) -> object:
         if isinstance(value, Mapping):
-            return tuple((str(k), v) for k, v in value.items())
+            for name, text in value.items():
+                if not isinstance(text, str):
+                    raise ValueError(f"expected text for {name!r}")
+            return tuple(value.items())
         if isinstance(value, tuple):
             return value
         raise ValueError('expected a table such as { utm_source = "telegram" }')

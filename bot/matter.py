@@ -15,7 +15,7 @@ from frontmatter.default_handlers import YAMLHandler
 MAX_FRONT_MATTER_CHARS = 256 * 1024
 MAX_YAML_NODES = 20_000
 MAX_YAML_DEPTH = 50
-_CONTROL = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f]")  # YAML refuses them
+_CONTROL = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # YAML refuses or breaks on them
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 _LIST_KEYS = frozenset({"categories", "category", "tags", "tag"})
 
@@ -113,9 +113,11 @@ def load_yaml(raw: str) -> tuple[dict[str, Value], dict[str, int]]:
         for event in yaml.parse(raw, Loader=_YamlParser):
             builder.add(event)
     except yaml.MarkedYAMLError as exc:
-        # A missing ':' is reported on the line after the culprit; the context names it.
-        simple_key = exc.context == "while scanning a simple key"
-        mark = exc.context_mark if simple_key else exc.problem_mark or exc.context_mark
+        # An unfinished token or flow collection is reported where the reader gave up, often
+        # lines later; its context names the line where it began, which is the one to fix.
+        context = exc.context or ""
+        opened = context.startswith(("while scanning", "while parsing a flow"))
+        mark = exc.context_mark if opened else exc.problem_mark or exc.context_mark
         line = None if mark is None else mark.line + 1  # raw's line 0 is the '---' line's rest
         problem = exc.problem or exc.context or "cannot parse"
         raise MatterError(f"invalid YAML: {problem}", line) from None

@@ -7,6 +7,7 @@ import html
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
+from difflib import SequenceMatcher
 from urllib.parse import quote, unquote, urlsplit
 
 from bot.config import SiteConfig
@@ -24,6 +25,7 @@ _TRUE = frozenset({"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"
 _FALSE = frozenset({"false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF"})
 _EXCERPT_KEYS = ("excerpt", "description", "summary")
 _HEADER_IMAGE_KEYS = ("image", "overlay_image", "teaser")
+_TYPO_SIMILARITY = 0.8  # 'itle', 'tilte', 'titel', 'Title' pass; 'subtitle', 'tags' do not
 _URL_SAFE = "/%:@!$&'()*+,;=-._~?#"
 
 
@@ -96,7 +98,7 @@ class _Reader:
         return value
 
     def _title(self, extract: Extract) -> str:
-        title = clean_text(html.unescape(self.text("title") or ""))
+        title = clean_text(html.unescape(self.text(self._title_key()) or ""))
         if title:
             return title
         heading = extract.first(BlockKind.HEADING)
@@ -108,6 +110,15 @@ class _Reader:
                 self.path, f"no title can be recovered: {error.reason}", line=error.line
             )
         raise self.refuse("no title: no `title:` in the front matter and no heading in the body")
+
+    def _title_key(self) -> str:
+        """`title`, or a key that is plainly a misspelling of it (`itle:`, `Title:`, `tilte:`)."""
+        if "title" in self.matter.values:
+            return "title"
+        for key in self.matter.values:
+            if SequenceMatcher(None, key.lower(), "title").ratio() >= _TYPO_SIMILARITY:
+                return key
+        return "title"
 
     def _names(self, key: str, *, split: bool = False) -> list[str]:
         value = self.matter.values.get(key)
@@ -229,7 +240,11 @@ class _Reader:
         return False
 
     def _lenient_note(self) -> tuple[str, ...]:
+        notes = []
         error = self.matter.yaml_error
-        if error is None:
-            return ()
-        return (f"front matter read leniently: {error.reason} (line {error.line})",)
+        if error is not None:
+            notes.append(f"front matter read leniently: {error.reason} (line {error.line})")
+        key = self._title_key()
+        if key != "title" and key in self.matter.values:
+            notes.append(f"no `title:`; `{key}:` on line {self.matter.lines.get(key)} read as it")
+        return tuple(notes)

@@ -90,7 +90,7 @@ def test_title_falls_back_to_the_first_heading(site: SiteConfig, body: str, expe
     ("front", "body", "reason", "line"),
     [
         ("categories: a", "just text", "no title: no `title:`", None),
-        ("itle: typo", "", "no title: no `title:`", None),
+        ("subtitle: not a title", "", "no title: no `title:`", None),
         ("title: ''", "", "no title", None),
         ("categories:\n  - a\n: broken [", "", "no title can be recovered: invalid YAML", 4),
     ],
@@ -360,6 +360,14 @@ def test_content_hash_changes_with_the_bytes(site: SiteConfig) -> None:
     edited = parse(post_file("title: t", "b"), site, path="a.md")
     assert first.content_hash == renamed.content_hash != edited.content_hash
     assert len(first.content_hash) == 64
+
+
+@pytest.mark.parametrize("key", ["itle", "Title", "tilte", "titel", "tittle"])
+def test_a_misspelt_title_key_is_read_as_the_title(site: SiteConfig, key: str) -> None:
+    """`itle:` (a real typo in the corpus) is the title, noted, rather than a body heading."""
+    post = parse(post_file(f"{key}: 시청역 사고 영상\ncategories: [News]", "<h2>Section</h2>"), site)
+    assert post.title == "시청역 사고 영상"
+    assert post.notes == (f"no `title:`; `{key}:` on line 2 read as it",)
 
 
 def test_the_lenient_reader_is_noted(site: SiteConfig) -> None:

@@ -1,0 +1,154 @@
+"""Markup reduction: Markdown, HTML and Liquid to plain-text blocks and image sources."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.render.markup import (
+    Block,
+    BlockKind,
+    inline_plain_text,
+    plain_text,
+    read_html,
+    read_markup,
+    strip_liquid,
+)
+
+SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+
+
+def test_a_tistory_html_body_reads_as_blocks() -> None:
+    """The seeds' HTML body: headings, paragraphs, table cells and list items, no tags."""
+    body = """
+<p><img src="/assets/img/banner.jpg" alt="속보" /></p>
+<h2 data-ke-size="size26">한미동맹의 미래 전망</h2>
+<p data-ke-size="size16">장호진 <b><span style="color: #1a5490;">국가안보실장</span></b>은 말했다.</p>
+<table><tr><td><b>미국 대선</b></td><td>재집권</td></tr></table>
+<p data-ke-size="size16">&nbsp;</p>
+<ul><li><b>러시아</b></li></ul>
+<script>alert("no")</script><style>p { color: red }</style>
+"""
+    extract = read_markup(body)
+    assert extract.blocks == [
+        Block(BlockKind.HEADING, "한미동맹의 미래 전망"),
+        Block(BlockKind.PARAGRAPH, "장호진 국가안보실장은 말했다."),
+        Block(BlockKind.TABLE, "미국 대선"),
+        Block(BlockKind.TABLE, "재집권"),
+        Block(BlockKind.LIST, "러시아"),
+    ]
+    assert extract.images == ["/assets/img/banner.jpg"]
+
+
+def test_markdown_reads_as_blocks() -> None:
+    """Markdown headings, paragraphs, lists, quotes and code become typed blocks."""
+    body = "# Title\n\nSome *em* and `code` with [a link](http://x).\n\n- item one\n\n> quoted\n\n```\ncode block\n```\n\n|a|b|\n|-|-|\n|1|2|\n"
+    assert [(b.kind, b.text) for b in read_markup(body).blocks] == [
+        (BlockKind.HEADING, "Title"),
+        (BlockKind.PARAGRAPH, "Some em and code with a link."),
+        (BlockKind.LIST, "item one"),
+        (BlockKind.QUOTE, "quoted"),
+        (BlockKind.CODE, "code block"),
+        (BlockKind.TABLE, "a"),
+        (BlockKind.TABLE, "b"),
+        (BlockKind.TABLE, "1"),
+        (BlockKind.TABLE, "2"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("markup", "expected"),
+    [
+        ("a {% comment %} hidden {{ x }} {% endcomment %} b", "a  b"),
+        ("{{ page.title }} and {%- raw -%}x{%- endraw -%}", " and x"),
+        ("{% highlight ruby %}\ncode\n{% endhighlight %}", "\n```\n\ncode\n\n```\n"),
+        ("Tip.\n{: .prompt-tip }", "Tip.\n"),
+        ("{{< hugo shortcode >}} text", " text"),
+        ("unclosed {% tag and {{ output", "unclosed {% tag and {{ output"),
+    ],
+)
+def test_strip_liquid(markup: str, expected: str) -> None:
+    """Liquid tags, outputs, comments and kramdown attributes go; unclosed ones stay as text."""
+    assert strip_liquid(markup) == expected
+
+
+@pytest.mark.parametrize(
+    ("markup", "images"),
+    [
+        ("![a](/one.png) <img src='/two.png'>", ["/one.png", "/two.png"]),
+        ('<p><img src="https://x.org/a.jpg?w=1&amp;h=2"></p>', ["https://x.org/a.jpg?w=1&h=2"]),
+        ("<img alt='no source'>", []),
+        ("<script><img src='/hidden.png'></script>", []),
+    ],
+)
+def test_image_sources_in_reading_order(markup: str, images: list[str]) -> None:
+    """Images come out in the order a reader sees them, entities decoded, scripts skipped."""
+    assert read_markup(markup).images == images
+
+
+def test_plain_text_and_inline_plain_text() -> None:
+    """Blocks join with blank lines in plain text, with spaces in inline text."""
+    markup = "# Head\n\nPara <b>one</b>.\n\nPara two."
+    assert plain_text(markup) == "Head\n\nPara one.\n\nPara two."
+    assert inline_plain_text(markup) == "Head Para one. Para two."
+
+
+@pytest.mark.parametrize(
+    "fragment",
+    [
+        "",
+        "   ",
+        "<div>" * 10_000,
+        "<!--" * 10_000,
+        "<img " * 10_000,
+        "</p>" * 100,
+        "<?xml ?>",
+        "&#xffffff;",
+    ],
+    ids=["empty", "blank", "deep", "comments", "unclosed-img", "stray-ends", "pi", "bad-entity"],
+)
+def test_hostile_html_never_raises(fragment: str) -> None:
+    """Broken or hostile HTML reduces to some text (maybe none) without an error or a hang."""
+    extract = read_html(fragment)
+    assert all("<" not in block.text for block in extract.blocks)
+
+
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("<>/=\"' abp!-&;#{}%*_[]()`\n")) | st.characters(),
+        max_size=400,
+    )
+)
+def test_any_markup_reduces_to_clean_blocks(markup: str) -> None:
+    """Any input at all yields blocks of non-empty, trimmed, single-spaced text."""
+    for block in read_markup(markup).blocks:
+        assert block.text
+        assert block.text == block.text.strip()
+        assert "  " not in block.text
+        assert "\n" not in block.text
+
+
+@given(
+    st.lists(
+        st.text(alphabet=st.characters(categories=["L", "N"]), min_size=1, max_size=20),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_html_paragraphs_keep_their_words(words: list[str]) -> None:
+    """Words wrapped in paragraph and inline tags come out in order and intact."""
+    markup = "".join(f"<p><b>{word}</b></p>" for word in words)
+    assert [block.text for block in read_html(markup).blocks] == words
+
+
+@pytest.mark.skipif(not SEEDS.is_dir(), reason="shared/seeds is not beside this clone")
+def test_the_seed_posts_read_cleanly() -> None:
+    """Both seed bodies reduce to blocks without a tag or entity left in them."""
+    for seed in sorted(SEEDS.iterdir()):
+        body = seed.read_text(encoding="utf-8").split("---", 2)[2]
+        blocks = read_markup(body).blocks
+        assert blocks[0].kind is BlockKind.HEADING
+        assert not any("<" in b.text or "&nbsp;" in b.text for b in blocks)

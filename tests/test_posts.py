@@ -365,7 +365,9 @@ def test_content_hash_changes_with_the_bytes(site: SiteConfig) -> None:
 @pytest.mark.parametrize("key", ["itle", "Title", "tilte", "titel", "tittle"])
 def test_a_misspelt_title_key_is_read_as_the_title(site: SiteConfig, key: str) -> None:
     """`itle:` (a real typo in the corpus) is the title, noted, rather than a body heading."""
-    post = parse(post_file(f"{key}: 시청역 사고 영상\ncategories: [News]", "<h2>Section</h2>"), site)
+    post = parse(
+        post_file(f"{key}: 시청역 사고 영상\ncategories: [News]", "<h2>Section</h2>"), site
+    )
     assert post.title == "시청역 사고 영상"
     assert post.notes == (f"no `title:`; `{key}:` on line 2 read as it",)
 

@@ -20,7 +20,7 @@ from bot.render.markup import BlockKind, Extract, inline_plain_text, read_markup
 from bot.render.text import clean_text
 
 # Only the start of a body is read for its excerpt, heading and image: a 10 MB post costs no more.
-BODY_SCAN_CHARS = 200_000
+BODY_SCAN_CHARS = 100_000
 _TRUE = frozenset({"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"})
 _FALSE = frozenset({"false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF"})
 _EXCERPT_KEYS = ("excerpt", "description", "summary")

@@ -11,6 +11,7 @@ import pytest
 from bot.config import SiteConfig
 from bot.errors import PostError
 from bot.model import DateSource
+from bot.posts import BODY_SCAN_CHARS
 from tests.conftest import NOW, parse, post_file
 
 SEOUL = timezone(timedelta(hours=9))
@@ -392,3 +393,25 @@ def test_frozen_post(site: SiteConfig) -> None:
     with pytest.raises(AttributeError):
         post.title = "x"  # type: ignore[misc]
     assert replace(post, title="x").title == "x"
+
+
+N = 20_000
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<div>" * N, "<!--" * N, "<img " * N, "![" * N, "[a](" * N, "*a" * N, "a_" * N,
+        "{% " * N, "{{ " * N, "{:" * N, "`" * N, "<" * N, "&#" * N, "> " * N, "- " * N,
+        "|a" * N + "\n|-" * N, "\u202e" * N, "👨\u200d" * N, "x" * 10_000_000,
+    ],
+    ids=["divs", "comments", "imgs", "md-imgs", "links", "stars", "unders", "liquid-tags",
+         "liquid-outputs", "ials", "ticks", "lts", "entities", "quotes", "lists", "table",
+         "bidi", "zwj", "one-line"],
+)  # fmt: skip
+def test_hostile_bodies_parse(site: SiteConfig, body: str) -> None:
+    """Pathological bodies give a post with a clean excerpt, never an error or a hang."""
+    post = parse(post_file("title: Hostile", body), site)
+    assert post.title == "Hostile"
+    assert "\u202e" not in post.excerpt
+    assert len(post.excerpt) <= BODY_SCAN_CHARS  # only the start of a body is read

@@ -38,3 +38,40 @@ class Post:
     def is_due(self, now: datetime) -> bool:
         """Return whether the post's date has arrived at `now`."""
         return self.date <= now
+
+
+class PostState(StrEnum):
+    """Where a known post stands."""
+
+    PUBLISHED = "published"  # live: shown by the commands
+    SCHEDULED = "scheduled"  # dated in the future: pushed when its date arrives
+    UNPUBLISHED = "unpublished"  # `published: false`
+    GONE = "gone"  # its file was deleted
+
+
+class PushKind(StrEnum):
+    """Why a post is sent: a push is one reason."""
+
+    ALERT = "alert"
+    REPOST = "repost"
+    CORRECTION = "correction"
+    RETRACTION = "retraction"
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """What the store knows of a post: its last good reading and where it stands."""
+
+    post: Post
+    state: PostState
+    first_seen: datetime
+    is_alerted: bool  # its one first alert is spent: pushed, or recorded instead (archive, burst)
+    pushed_at: datetime | None = None  # when it was last pushed (for the edit window)
+
+
+@dataclass(frozen=True, slots=True)
+class NewPush:
+    """A push decided on: send post `key` for `kind`."""
+
+    key: str
+    kind: PushKind

@@ -94,6 +94,8 @@ class BotSettings(_Frozen):
     max_attempts: Annotated[int, Field(ge=1)] = 8
     on_edit: Literal["edit", "ignore"] = "edit"
     edit_window_hours: Annotated[float, Field(ge=0)] = 48.0
+    rescan_seconds: Annotated[float, Field(gt=0)] = 60.0
+    settle_seconds: Annotated[float, Field(ge=0, le=10)] = 0.3
 
 
 class Secrets(_Frozen):

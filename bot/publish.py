@@ -146,7 +146,7 @@ def decide(
         cancelled=tuple(work.cancelled),
         decisions=tuple(work.decisions),
         notices=tuple(notices),
-        next_due=_next_due({**known, **work.records}),
+        next_due=_next_due({**known, **work.records}, now),
     )
 
 
@@ -270,6 +270,7 @@ def _push(records: Sequence[Record], work: _Work, verdict: Verdict) -> list[NewP
     return [NewPush(record.post.key, PushKind.ALERT) for record in records]
 
 
-def _next_due(records: Mapping[str, Record]) -> datetime | None:
+def _next_due(records: Mapping[str, Record], now: datetime) -> datetime | None:
+    """The earliest scheduled date still ahead (one behind is a post whose file is broken)."""
     due = [r.post.date for r in records.values() if r.state is PostState.SCHEDULED]
-    return min(due, default=None)
+    return min((date for date in due if date > now), default=None)

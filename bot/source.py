@@ -127,23 +127,30 @@ def attach_local_image(post: Post, site: SiteConfig) -> Post:
     return replace(post, image_file=str(real))
 
 
+def read_outcome(file: Path, *, site: SiteConfig, seen_at: datetime) -> Outcome:
+    """Read one file into an Outcome: a post, a refusal, or why it is not a post."""
+    reason = skip_reason(relative_name(file, site.posts_dir))
+    if reason is not None:
+        return Outcome(file, skipped=reason)
+    try:
+        return Outcome(file, post=load_post(file, site=site, seen_at=seen_at))
+    except PostError as error:
+        return Outcome(file, error=error)
+
+
+def dedupe(outcomes: Iterable[Outcome]) -> Iterator[Outcome]:
+    """Refuse each post whose key an earlier post already has, naming that post."""
+    keys: dict[str, str] = {}
+    for outcome in outcomes:
+        post = outcome.post
+        first = None if post is None else keys.setdefault(post.key, post.path)
+        if post is None or first == post.path:
+            yield outcome
+        else:
+            reason = f"duplicate key {post.key!r}: {first} has it already"
+            yield Outcome(outcome.file, error=PostError(post.path, reason))
+
+
 def scan(files: Iterable[Path], *, site: SiteConfig, seen_at: datetime) -> Iterator[Outcome]:
     """Read each file into an Outcome; a second file with a key already seen is refused."""
-    keys: dict[str, str] = {}
-    for file in files:
-        relative = relative_name(file, site.posts_dir)
-        reason = skip_reason(relative)
-        if reason is not None:
-            yield Outcome(file, skipped=reason)
-            continue
-        try:
-            post = load_post(file, site=site, seen_at=seen_at)
-        except PostError as error:
-            yield Outcome(file, error=error)
-            continue
-        first = keys.setdefault(post.key, post.path)
-        if first != post.path:
-            duplicate = PostError(post.path, f"duplicate key {post.key!r}: {first} has it already")
-            yield Outcome(file, error=duplicate)
-            continue
-        yield Outcome(file, post=post)
+    return dedupe(read_outcome(file, site=site, seen_at=seen_at) for file in files)

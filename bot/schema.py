@@ -1,0 +1,96 @@
+"""The database schema, as numbered migrations applied in order at start (PRAGMA user_version)."""
+
+from __future__ import annotations
+
+# Each entry moves the schema from version N to N + 1. Never edit a released entry: add one.
+MIGRATIONS: tuple[str, ...] = (
+    # 1: what the publish state machine needs.
+    """
+    CREATE TABLE meta (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE posts (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        path TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        title TEXT NOT NULL,
+        excerpt TEXT NOT NULL,
+        categories TEXT NOT NULL,          -- JSON list
+        tags TEXT NOT NULL,                -- JSON list
+        date TEXT NOT NULL,                -- ISO 8601 with the post's own offset
+        date_utc TEXT NOT NULL,            -- the same instant in UTC, for sorting
+        date_source TEXT NOT NULL,
+        is_published INTEGER NOT NULL,     -- the front matter's flag
+        url TEXT NOT NULL,
+        image_url TEXT,
+        image_path TEXT,
+        image_file TEXT,
+        notes TEXT NOT NULL,               -- JSON list
+        state TEXT NOT NULL,               -- published, scheduled, unpublished, gone
+        first_seen TEXT NOT NULL,
+        is_alerted INTEGER NOT NULL,       -- its one first alert is spent
+        pushed_at TEXT,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX posts_by_state_date ON posts (state, date_utc);
+    CREATE TABLE refused (
+        path TEXT PRIMARY KEY,
+        reason TEXT NOT NULL,
+        line INTEGER,
+        first_seen TEXT NOT NULL,
+        is_notified INTEGER NOT NULL DEFAULT 0
+    );
+    """,
+    # 2: delivery: pushes, targets and their subscriptions, and the outbox of (push, target).
+    """
+    CREATE TABLE pushes (
+        id INTEGER PRIMARY KEY,
+        post_id INTEGER NOT NULL REFERENCES posts (id),
+        kind TEXT NOT NULL,                -- alert, repost, correction, retraction
+        status TEXT NOT NULL,              -- pending (not fanned out), fanned, cancelled
+        only_target INTEGER REFERENCES targets (id),  -- `/repost KEY here`
+        created_at TEXT NOT NULL,
+        fanned_at TEXT
+    );
+    CREATE INDEX pushes_by_status ON pushes (status, id);
+    CREATE INDEX pushes_by_post ON pushes (post_id, kind, created_at);
+    CREATE TABLE targets (
+        id INTEGER PRIMARY KEY,
+        platform TEXT NOT NULL,            -- console, telegram, discord
+        address TEXT NOT NULL,             -- chat or channel id
+        kind TEXT NOT NULL DEFAULT '',     -- private, group, supergroup, channel, …
+        title TEXT NOT NULL DEFAULT '',
+        language TEXT,
+        options TEXT NOT NULL DEFAULT '{}',  -- JSON: thread id, silent, link preview, role …
+        is_static INTEGER NOT NULL DEFAULT 0,  -- from the config, not a command
+        is_active INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        UNIQUE (platform, address)
+    );
+    CREATE TABLE subscriptions (
+        target_id INTEGER NOT NULL REFERENCES targets (id) ON DELETE CASCADE,
+        category TEXT NOT NULL DEFAULT '',   -- '' is every post
+        PRIMARY KEY (target_id, category)
+    );
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        push_id INTEGER NOT NULL REFERENCES pushes (id),
+        target_id INTEGER NOT NULL REFERENCES targets (id),
+        status TEXT NOT NULL,  -- pending, sending, sent, retry, dead, rejected, cancelled
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error TEXT,
+        message_ref TEXT,                  -- JSON: what the platform needs to edit or delete it
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        sent_at TEXT,
+        UNIQUE (push_id, target_id)
+    );
+    CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
+    CREATE INDEX outbox_by_target ON outbox (target_id, status, id);
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)

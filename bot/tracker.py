@@ -1,0 +1,98 @@
+"""Keeps the store in step with the posts folder and the clock: decide, write, log, wake."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from datetime import datetime
+
+from bot.clock import Clock
+from bot.config import BotSettings
+from bot.publish import Plan, Snapshot, decide
+from bot.store import Store
+
+MIN_WAKE_S = 0.05  # never spin: a due time that did not move waits at least this long
+
+log = logging.getLogger(__name__)
+
+
+class Tracker:
+    """Applies the publish state machine whenever the folder changes or a scheduled post is due."""
+
+    def __init__(self, store: Store, rules: BotSettings, clock: Clock) -> None:
+        self.store = store
+        self.rules = rules
+        self.clock = clock
+        self.snapshot: Snapshot | None = None
+        self.next_due: datetime | None = None
+        self._lock = asyncio.Lock()
+        self._rescheduled = asyncio.Event()
+
+    async def sync(self, snapshot: Snapshot | None = None) -> Plan:
+        """Decide on `snapshot` (default: the last one) at the clock's now, write and log it."""
+        async with self._lock:
+            if snapshot is not None:
+                self.snapshot = snapshot
+            if self.snapshot is None:
+                return Plan()
+            now = self.clock.now()
+            known_refusals = await self.store.refusals()
+            plan = decide(
+                await self.store.records(),
+                self.snapshot,
+                now=now,
+                rules=self.rules,
+                is_first_run=await self.store.is_first_run(),
+                recent_alerts=await self.store.recent_alerts(now),
+            )
+            await self.store.apply(plan, self.snapshot.refused, now=now)
+            _log(plan)
+            for error in self.snapshot.refused:
+                old = known_refusals.get(error.path)
+                if old is None or (old.reason, old.line) != (error.reason, error.line):
+                    log.warning("refused %s", error)
+            self.next_due = plan.next_due
+            self._rescheduled.set()
+            return plan
+
+    async def follow(self, snapshots: AsyncIterator[Snapshot]) -> None:
+        """Sync on every snapshot the watcher yields."""
+        async for snapshot in snapshots:
+            await self.sync(snapshot)
+
+    async def keep_time(self, stop: asyncio.Event) -> None:
+        """Sync when the earliest scheduled post is due (a timer, not the next rescan)."""
+        while not stop.is_set():
+            self._rescheduled.clear()
+            due = self.next_due
+            delay = None if due is None else (due - self.clock.now()).total_seconds()
+            if delay is not None and delay <= 0:
+                await self.sync()
+                self._rescheduled.clear()
+                if self.next_due == due:  # cannot happen while next_due is in the future
+                    await self._wait(stop, MIN_WAKE_S)
+                continue
+            await self._wait(stop, delay)
+
+    async def _wait(self, stop: asyncio.Event, seconds: float | None) -> None:
+        """Wait `seconds` on the clock (None: for ever), or until rescheduled or stopped."""
+        waits: list[asyncio.Future[object]] = [
+            asyncio.ensure_future(self._rescheduled.wait()),
+            asyncio.ensure_future(stop.wait()),
+        ]
+        if seconds is not None:
+            waits.append(asyncio.ensure_future(self.clock.sleep(seconds)))
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+
+
+def _log(plan: Plan) -> None:
+    for decision in plan.decisions:
+        detail = f" {decision.detail}" if decision.detail else ""
+        log.info("%s post=%s%s", decision.verdict, decision.key, detail)
+    for notice in plan.notices:
+        log.warning("notice: %s", notice)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeAlias
 
-from watchfiles import awatch
+from watchfiles import Change, awatch
 
 from bot.clock import Clock
 from bot.config import SiteConfig
@@ -133,8 +133,11 @@ async def watch_folder(
     A folder that disappears yields an incomplete snapshot; when it comes back, it is
     watched anew (the old watch saw the old folder).
     """
-    snapshot = await asyncio.to_thread(view.refresh, None)
-    assert snapshot is not None  # a full look always gives one
+    await asyncio.to_thread(view.refresh, None)
+    while view.unsettled and not stop.is_set():  # the first look is the baseline: let it settle
+        await _nap(clock, stop, view.settle_s)
+        await asyncio.to_thread(view.refresh, ())
+    snapshot = view.snapshot()
     yield snapshot
     last_full = clock.now()
     while not stop.is_set():
@@ -151,6 +154,7 @@ async def watch_folder(
             snapshot = view.snapshot() if fresh is None else fresh
             yield snapshot
         log.info("watching %s", view.site.posts_dir)
+        first_tick = True  # the watch is live from here: look again at anything written before
         async for changes in awatch(
             view.site.posts_dir,
             stop_event=stop,
@@ -159,8 +163,12 @@ async def watch_folder(
             yield_on_timeout=True,
             ignore_permission_denied=True,
         ):
-            moved = _identity(view.site.posts_dir) != identity
-            full = moved or (clock.now() - last_full).total_seconds() >= rescan_s
+            # Gone from under the watch: its own deletion event, or another folder in its place
+            # (an inode number alone can be reused at once by the folder that replaces it).
+            root_deleted = (Change.deleted, str(view.site.posts_dir)) in changes
+            moved = root_deleted or _identity(view.site.posts_dir) != identity
+            full = first_tick or moved or (clock.now() - last_full).total_seconds() >= rescan_s
+            first_tick = False
             if full:
                 last_full = clock.now()
             if changes or full or view.unsettled:

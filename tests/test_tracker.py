@@ -1,0 +1,98 @@
+"""The tracker on a real store and a fake clock: decisions written, scheduled posts woken on time."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.config import BotSettings
+from bot.errors import PostError
+from bot.model import PostState
+from bot.publish import Snapshot
+from bot.store import Store
+from bot.tracker import Tracker
+from tests.fakes import FakeClock, settle, until
+from tests.test_publish import post
+from tests.test_store import rows
+
+T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+
+
+async def test_a_scheduled_post_is_pushed_by_the_timer_not_a_rescan(tmp_path: Path) -> None:
+    """With no new snapshot at all, the timer wakes at the post's date and pushes it."""
+    clock = FakeClock(T0)
+    database = tmp_path / "s.db"
+    async with Store.open(database) as store:
+        tracker = Tracker(store, BotSettings(), clock)
+        await tracker.sync(Snapshot(()))
+        await tracker.sync(Snapshot((post("later", age=-timedelta(hours=2), at=T0),)))
+        stop = asyncio.Event()
+        timer = asyncio.create_task(tracker.keep_time(stop))
+        await settle()
+        assert clock.wake_times == [T0 + timedelta(hours=2)]
+        clock.advance(hours=1, minutes=59)
+        await settle()
+        assert rows(database, "SELECT COUNT(*) FROM pushes") == [(0,)]
+        clock.advance(minutes=1)
+        await until(lambda: rows(database, "SELECT COUNT(*) FROM pushes") == [(1,)])
+        assert rows(database, "SELECT kind, status, created_at FROM pushes") == [
+            ("alert", "pending", (T0 + timedelta(hours=2)).isoformat(timespec="microseconds"))
+        ]
+        assert (await store.records())["later"].state is PostState.PUBLISHED
+        stop.set()
+        await timer
+
+
+async def test_an_earlier_schedule_wakes_the_timer_early(tmp_path: Path) -> None:
+    """A post scheduled sooner than the one the timer waits for is pushed first, on its time."""
+    clock = FakeClock(T0)
+    database = tmp_path / "s.db"
+    async with Store.open(database) as store:
+        tracker = Tracker(store, BotSettings(), clock)
+        await tracker.sync(Snapshot(()))
+        late = post("late", age=-timedelta(hours=5), at=T0)
+        await tracker.sync(Snapshot((late,)))
+        stop = asyncio.Event()
+        timer = asyncio.create_task(tracker.keep_time(stop))
+        await settle()
+        assert clock.wake_times == [T0 + timedelta(hours=5)]
+        await tracker.sync(Snapshot((late, post("soon", age=-timedelta(minutes=10), at=T0))))
+        await settle()
+        assert clock.wake_times == [T0 + timedelta(minutes=10)]
+        clock.advance(minutes=10)
+        await until(lambda: clock.wake_times == [T0 + timedelta(hours=5)])
+        clock.advance(hours=4, minutes=50)
+        await until(lambda: rows(database, "SELECT COUNT(*) FROM pushes") == [(2,)])
+        stop.set()
+        await timer
+    pushed = rows(
+        database,
+        "SELECT p.key, pushes.created_at FROM pushes JOIN posts p ON p.id = post_id ORDER BY pushes.id",
+    )
+    assert pushed == [("soon", (T0 + timedelta(minutes=10)).isoformat(timespec="microseconds")),
+                      ("late", (T0 + timedelta(hours=5)).isoformat(timespec="microseconds"))]  # fmt: skip
+
+
+async def test_every_decision_and_refusal_is_logged_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each decision is one INFO line with the key; a refusal is logged once, not every scan."""
+    caplog.set_level(logging.INFO, logger="bot.tracker")
+    clock = FakeClock(T0)
+    broken = PostError("broken.md", "invalid YAML: could not find expected ':'", line=3)
+    async with Store.open(tmp_path / "s.db") as store:
+        tracker = Tracker(store, BotSettings(), clock)
+        await tracker.sync(Snapshot((post("a", at=T0),), (broken,)))
+        clock.advance(minutes=1)
+        await tracker.sync(Snapshot((post("a", at=T0), post("b", at=T0)), (broken,)))
+        await tracker.sync(Snapshot((post("a", at=T0), post("b", at=T0)), (broken,)))
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages == [
+        "archived post=a",
+        "refused broken.md:3: invalid YAML: could not find expected ':'",
+        "new post=b",
+    ]

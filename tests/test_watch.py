@@ -1,0 +1,219 @@
+"""The watcher on real files in a temp folder: what reaches the store is exactly what should."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.clock import SystemClock
+from bot.config import BotSettings, SiteConfig
+from bot.store import Store
+from bot.tracker import Tracker
+from bot.watch import FolderView, watch_folder
+from tests.fakes import until
+from tests.test_store import rows
+
+SETTLE_S = 0.1
+
+
+def text(title: str, *, minutes_ago: int = 1, extra: str = "", body: str = "<p>Body.</p>") -> str:
+    """A post dated a few minutes ago, so it is news."""
+    date = (datetime.now(UTC) - timedelta(minutes=minutes_ago)).isoformat(" ", "seconds")
+    return f"---\ntitle: {title}\ndate: {date}\ncategories: [News]\n{extra}---\n{body}\n"
+
+
+@dataclass
+class Newsroom:
+    """A running watcher + tracker on a temp posts folder, and ways to read its database."""
+
+    posts: Path
+    database: Path
+
+    def pushes(self) -> list[tuple[str, str]]:
+        """(key, kind) of every push, in order."""
+        query = "SELECT p.key, pushes.kind FROM pushes JOIN posts p ON p.id = post_id ORDER BY pushes.id"
+        return [(str(key), str(kind)) for key, kind in rows(self.database, query)]
+
+    def states(self) -> dict[str, str]:
+        """Each known post's state."""
+        return {
+            str(key): str(state)
+            for key, state in rows(self.database, "SELECT key, state FROM posts")
+        }
+
+    def write(self, name: str, content: str) -> Path:
+        """Write a post file at once."""
+        path = self.posts / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content, encoding="utf-8")
+        return path
+
+    async def sentinel(self, name: str) -> None:
+        """Add a post and wait for its alert: everything written before it has been handled."""
+        self.write(name, text(f"Sentinel {name}"))
+        key = name.rsplit(".", 1)[0]
+        await until(lambda: (key, "alert") in self.pushes())
+
+
+@asynccontextmanager
+async def newsroom(
+    tmp_path: Path, *, existing: dict[str, str] | None = None, **rules: object
+) -> AsyncIterator[Newsroom]:
+    """Start sokbo's watcher and tracker on tmp_path/posts; the first scan is the baseline."""
+    posts = tmp_path / "posts"
+    posts.mkdir()
+    for name, content in (existing or {}).items():
+        (posts / name).write_text(content, encoding="utf-8")
+    site = SiteConfig(posts_dir=posts, url="https://news.example.com", timezone="Asia/Seoul")
+    settings = BotSettings.model_validate(
+        {"settle_seconds": SETTLE_S, "rescan_seconds": 3600.0, **rules}
+    )
+    clock = SystemClock()
+    room = Newsroom(posts, tmp_path / "sokbo.db")
+    async with Store.open(room.database) as store:
+        tracker = Tracker(store, settings, clock)
+        view = FolderView(site, clock=clock, settle_s=SETTLE_S)
+        stop = asyncio.Event()
+        snapshots = watch_folder(view, clock=clock, rescan_s=settings.rescan_seconds, stop=stop)
+        task = asyncio.create_task(tracker.follow(snapshots))
+        await until(
+            lambda: (
+                room.database.exists()
+                and rows(room.database, "SELECT COUNT(*) FROM meta WHERE name = 'baseline_at'")
+                == [(1,)]
+            )
+        )
+        try:
+            yield room
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, timeout=10)
+
+
+async def test_the_archive_is_not_pushed_and_a_new_post_is(tmp_path: Path) -> None:
+    """Existing posts are the baseline; a post written afterwards gets exactly one alert."""
+    existing = {f"2026-11-2{n}-old.md": text(f"Old {n}") for n in range(3)}
+    async with newsroom(tmp_path, existing=existing) as room:
+        assert room.pushes() == []
+        room.write("2026-11-22-fresh.md", text("Fresh"))
+        await until(lambda: room.pushes() == [("2026-11-22-fresh", "alert")])
+        await room.sentinel("z-sentinel.md")
+        assert room.pushes() == [("2026-11-22-fresh", "alert"), ("z-sentinel", "alert")]
+
+
+async def test_a_post_written_in_chunks_is_read_once_complete(tmp_path: Path) -> None:
+    """A file written in several steps is acted on when stable: one alert, the final text."""
+    async with newsroom(tmp_path) as room:
+        content = text("Chunked", body="<p>First paragraph, written last.</p>")
+        with (room.posts / "chunked.md").open("w", encoding="utf-8") as handle:
+            for start in range(0, len(content), 20):
+                handle.write(content[start : start + 20])
+                handle.flush()
+                await asyncio.sleep(0.01)  # the writer's pace, not a wait for sokbo
+        await room.sentinel("z-sentinel.md")
+        assert room.pushes() == [("chunked", "alert"), ("z-sentinel", "alert")]
+        excerpt = rows(room.database, "SELECT excerpt FROM posts WHERE key = 'chunked'")
+        assert excerpt == [("First paragraph, written last.",)]
+
+
+async def test_an_atomic_rename_is_one_new_post(tmp_path: Path) -> None:
+    """Written to a hidden temp file and renamed into place, as editors and git do: one alert."""
+    async with newsroom(tmp_path) as room:
+        temp = room.write(".2026-11-22-atomic.md.tmp", text("Atomic"))
+        os.replace(temp, room.posts / "2026-11-22-atomic.md")
+        await room.sentinel("z-sentinel.md")
+        assert room.pushes() == [("2026-11-22-atomic", "alert"), ("z-sentinel", "alert")]
+
+
+async def test_a_burst_of_500_files_pushes_max_burst_and_records_the_rest(tmp_path: Path) -> None:
+    """A pull of 500 new posts: max_burst alerts within the minute, the other 490 recorded."""
+    async with newsroom(tmp_path, max_burst=10) as room:
+        for number in range(500):
+            room.write(
+                f"2026-11-22-bulk-{number:03}.md", text(f"Bulk {number}", minutes_ago=600 - number)
+            )
+        await until(lambda: len(room.states()) == 500, timeout_s=60)
+        await until(
+            lambda: (
+                rows(room.database, "SELECT COUNT(*) FROM posts WHERE is_alerted = 1") == [(500,)]
+            )
+        )
+        alerts = [key for key, kind in room.pushes() if kind == "alert"]
+        assert len(alerts) == 10
+        assert len(set(alerts)) == 10
+        assert all(key.startswith("2026-11-22-bulk-") for key in alerts)
+
+
+async def test_a_deleted_and_recreated_folder_pushes_only_what_is_new(tmp_path: Path) -> None:
+    """The folder vanishes and comes back (a checkout): old posts return silently, a new one alerts."""
+    existing = {f"2026-11-2{n}-old.md": text(f"Old {n}") for n in range(3)}
+    async with newsroom(tmp_path, existing=existing) as room:
+        shutil.rmtree(room.posts)
+        await asyncio.sleep(SETTLE_S)  # let the watcher see it gone (either outcome is fine)
+        room.posts.mkdir()
+        for name, content in existing.items():
+            room.write(name, content)
+        room.write("2026-11-22-new.md", text("New after the checkout"))
+        await until(lambda: ("2026-11-22-new", "alert") in room.pushes())
+        await room.sentinel("z-sentinel.md")
+        assert room.pushes() == [("2026-11-22-new", "alert"), ("z-sentinel", "alert")]
+        assert set(room.states().values()) == {"published"}
+
+
+async def test_a_renamed_file_is_the_same_post_and_an_edit_is_a_correction(tmp_path: Path) -> None:
+    """Moving a pushed post keeps it (no alert); editing its title pushes a correction."""
+    async with newsroom(tmp_path) as room:
+        room.write("2026-11-22-story.md", text("Story"))
+        await until(lambda: room.pushes() == [("2026-11-22-story", "alert")])
+        content = (room.posts / "2026-11-22-story.md").read_text(encoding="utf-8")
+        (room.posts / "news").mkdir()
+        os.replace(room.posts / "2026-11-22-story.md", room.posts / "news" / "2026-11-22-story.md")
+        await until(lambda: "news/2026-11-22-story" in room.states())
+        room.write(
+            "news/2026-11-22-story.md", content.replace("title: Story", "title: Story (corrected)")
+        )
+        await until(lambda: ("news/2026-11-22-story", "correction") in room.pushes())
+        await room.sentinel("z-sentinel.md")
+        assert room.pushes() == [
+            ("news/2026-11-22-story", "alert"),
+            ("news/2026-11-22-story", "correction"),
+            ("z-sentinel", "alert"),
+        ]
+
+
+async def test_a_deleted_post_is_hidden_and_never_alerts_again(tmp_path: Path) -> None:
+    """Deleting a post hides it; putting it back shows it again without a second alert."""
+    async with newsroom(tmp_path) as room:
+        path = room.write("2026-11-22-story.md", text("Story"))
+        await until(lambda: room.pushes() == [("2026-11-22-story", "alert")])
+        content = path.read_text(encoding="utf-8")
+        path.unlink()
+        await until(lambda: room.states() == {"2026-11-22-story": "gone"})
+        room.write("2026-11-22-story.md", content)
+        await until(lambda: room.states() == {"2026-11-22-story": "published"})
+        await room.sentinel("z-sentinel.md")
+        assert room.pushes() == [("2026-11-22-story", "alert"), ("z-sentinel", "alert")]
+
+
+@pytest.mark.parametrize("broken", ["---\ntitle: [unclosed\n", b"\xff\xfe\x00\x01"])
+async def test_a_broken_file_is_refused_and_fixed_later(
+    tmp_path: Path, broken: str | bytes
+) -> None:
+    """A broken post is recorded as refused (after its grace); fixing it pushes it."""
+    async with newsroom(tmp_path) as room:
+        path = room.posts / "2026-11-22-broken.md"
+        path.write_bytes(broken if isinstance(broken, bytes) else broken.encode())
+        await until(
+            lambda: rows(room.database, "SELECT path FROM refused") == [("2026-11-22-broken.md",)]
+        )
+        path.write_text(text("Fixed"), encoding="utf-8")
+        await until(lambda: room.pushes() == [("2026-11-22-broken", "alert")])
+        assert rows(room.database, "SELECT COUNT(*) FROM refused") == [(0,)]

@@ -1,0 +1,144 @@
+"""`sokbo run` and `sokbo status` as processes: the service, its lock, its clean stop."""
+
+from __future__ import annotations
+
+import json
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO
+from tests.test_cli_check import sokbo
+
+DEADLINE_S = 20.0
+
+
+class Service:
+    """A running `sokbo run` whose stderr lines are collected as they come."""
+
+    def __init__(self, folder: Path) -> None:
+        env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run"], cwd=folder, env=env,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        assert self.process.stderr is not None
+        threading.Thread(target=self._read, args=(self.process.stderr,), daemon=True).start()
+
+    def _read(self, stream: Any) -> None:
+        for line in stream:
+            self.lines.put(line.rstrip("\n"))
+
+    def wait_for_line(self, text: str) -> str:
+        """Return the first stderr line containing `text`, failing after the deadline."""
+        deadline = time.monotonic() + DEADLINE_S
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            self.seen.append(line)
+            if text in line:
+                return line
+        raise AssertionError(f"no line with {text!r} in: {self.seen}")
+
+    def stop(self) -> int:
+        """Send SIGTERM and return the exit status."""
+        self.process.send_signal(signal.SIGTERM)
+        status = self.process.wait(timeout=DEADLINE_S)
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
+        return status
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[Service]:
+    """`sokbo run` on a folder with two existing posts and a config."""
+    (tmp_path / "sokbo.toml").write_text(
+        '[site]\nposts_dir = "posts"\nurl = "https://news.example.com"\n[bot]\nsettle_seconds = 0.1\n'
+    )
+    posts = tmp_path / "posts"
+    posts.mkdir()
+    for name in ("2026-01-01-a.md", "2026-01-02-b.md"):
+        (posts / name).write_text(f"---\ntitle: {name}\n---\nBody.\n")
+    running = Service(tmp_path)
+    yield running
+    if running.process.poll() is None:
+        running.stop()
+
+
+def status(folder: Path) -> dict[str, Any]:
+    """`sokbo status --json`, parsed."""
+    result = sokbo("status", "--json", cwd=folder)
+    assert result.returncode == 0, result.stderr
+    parsed: dict[str, Any] = json.loads(result.stdout)
+    return parsed
+
+
+def test_run_watches_records_and_stops_cleanly(service: Service, tmp_path: Path) -> None:
+    """The service baselines, records a new post's push, answers status, and stops on SIGTERM."""
+    service.wait_for_line("archived post=2026-01-02-b")
+    service.wait_for_line("watching")
+    date = (datetime.now(UTC) - timedelta(minutes=1)).isoformat(" ", "seconds")
+    (tmp_path / "posts" / "fresh.md").write_text(f"---\ntitle: Fresh\ndate: {date}\n---\nNews.\n")
+    (tmp_path / "posts" / "later.md").write_text(
+        "---\ntitle: Later\ndate: 2099-01-01 09:00:00 +0900\n---\n"
+    )
+    (tmp_path / "posts" / "broken.md").write_bytes("---\ntitle: café\n---\n".encode("latin-1"))
+    service.wait_for_line("new post=fresh")
+    service.wait_for_line("refused broken.md:2: not UTF-8 text (byte 0xE9 cannot be decoded)")
+    current = status(tmp_path)  # read while the service runs
+    assert current["posts"] == {
+        "known": 4,
+        "published": 3,
+        "scheduled": 1,
+        "unpublished": 0,
+        "gone": 0,
+    }
+    assert current["scheduled"] == [{"key": "later", "at": "2099-01-01T09:00:00+09:00"}]
+    assert current["pushes_pending"] == 1
+    assert [r["path"] for r in current["refused"]] == ["broken.md"]
+    assert service.stop() == 0
+    service.wait_for_line("sokbo stopped")
+    assert not (tmp_path / "sokbo.db-wal").exists()  # the last connection closed and checkpointed
+
+
+def test_a_second_service_on_the_same_database_refuses_to_start(
+    service: Service, tmp_path: Path
+) -> None:
+    """Two services would push everything twice: the second exits 2 with a clear message."""
+    service.wait_for_line("watching")
+    second = sokbo("run", cwd=tmp_path)
+    assert second.returncode == 2
+    assert "another sokbo is already running on" in second.stderr
+    assert f"(pid {service.process.pid})" in second.stderr
+    assert "Traceback" not in second.stderr
+
+
+def test_status_reads_as_text(service: Service, tmp_path: Path) -> None:
+    """Without --json, status is lines for people."""
+    service.wait_for_line("watching")
+    lines = sokbo("status", cwd=tmp_path).stdout.splitlines()
+    assert lines[1] == "Posts: 2 known: 2 published, 0 scheduled, 0 unpublished, 0 gone"
+    assert lines[2] == "Pushes pending: 0"
+    assert "Refused files: 0" in lines
+
+
+def test_status_without_a_database_says_so(tmp_path: Path) -> None:
+    """Before the first run there is nothing to report, and status says why."""
+    result = sokbo("status", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "no database at" in result.stderr
+    assert "sokbo run` creates it" in result.stderr

@@ -37,13 +37,16 @@ class Tracker:
             if self.snapshot is None:
                 return Plan()
             now = self.clock.now()
+            is_first_run = await self.store.is_first_run()
+            if is_first_run and not self.snapshot.is_complete:
+                return Plan()  # no folder, no baseline: its posts must not all look new later
             known_refusals = await self.store.refusals()
             plan = decide(
                 await self.store.records(),
                 self.snapshot,
                 now=now,
                 rules=self.rules,
-                is_first_run=await self.store.is_first_run(),
+                is_first_run=is_first_run,
                 recent_alerts=await self.store.recent_alerts(now),
             )
             await self.store.apply(plan, self.snapshot.refused, now=now)

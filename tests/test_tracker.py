@@ -12,7 +12,7 @@ import pytest
 from bot.config import BotSettings
 from bot.errors import PostError
 from bot.model import PostState
-from bot.publish import Snapshot
+from bot.publish import Snapshot, Verdict
 from bot.store import Store
 from bot.tracker import Tracker
 from tests.fakes import FakeClock, settle, until
@@ -96,3 +96,15 @@ async def test_every_decision_and_refusal_is_logged_once(
         "refused broken.md:3: invalid YAML: could not find expected ':'",
         "new post=b",
     ]
+
+
+async def test_no_baseline_is_taken_while_the_folder_is_missing(tmp_path: Path) -> None:
+    """A first start before the folder exists records nothing; the folder's arrival is the baseline."""
+    clock = FakeClock(T0)
+    async with Store.open(tmp_path / "s.db") as store:
+        tracker = Tracker(store, BotSettings(), clock)
+        assert (await tracker.sync(Snapshot((), is_complete=False))).is_empty
+        assert await store.is_first_run()
+        plan = await tracker.sync(Snapshot((post("a", at=T0), post("b", at=T0))))
+    assert plan.pushes == ()
+    assert {d.verdict for d in plan.decisions} == {Verdict.ARCHIVED}

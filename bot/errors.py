@@ -2,10 +2,19 @@
 
 BotError
 ├── ConfigError   a config file or environment value sokbo cannot use
-└── PostError     a post file sokbo refuses (names the file, the reason, the line)
+├── PostError     a post file sokbo refuses (names the file, the reason, the line)
+└── SendError     a platform call that did not succeed, by what to do about it
+    ├── RateLimited(after, scope)  wait as told; not a failed attempt
+    ├── TargetGone                 blocked, kicked, deleted: deactivate the target
+    ├── Rejected                   the platform refused this message: do not retry it
+    ├── Unknown                    timed out: maybe delivered; retry, and count it
+    └── Transient                  5xx, network: retry with backoff, and count it
 """
 
 from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
 
 
 class BotError(Exception):
@@ -25,3 +34,39 @@ class PostError(BotError):
         self.line = line
         where = path if line is None else f"{path}:{line}"
         super().__init__(f"{where}: {reason}")
+
+
+class Scope(StrEnum):
+    """What a rate limit holds back."""
+
+    TARGET = "target"  # one chat or channel
+    PLATFORM = "platform"  # everything on the platform (a global limit)
+
+
+class SendError(BotError):
+    """A platform call that did not succeed; adapters raise only these."""
+
+
+class RateLimited(SendError):
+    """The platform asked to wait `after` before sending to `scope` again."""
+
+    def __init__(self, after: timedelta, scope: Scope = Scope.TARGET) -> None:
+        super().__init__(f"rate limited for {after.total_seconds():g} s ({scope})")
+        self.after = after
+        self.scope = scope
+
+
+class TargetGone(SendError):
+    """The target can no longer be reached (blocked, kicked, deleted)."""
+
+
+class Rejected(SendError):
+    """The platform refused this message; sending it again would not help."""
+
+
+class Unknown(SendError):
+    """The call timed out: the message may or may not have arrived."""
+
+
+class Transient(SendError):
+    """A server or network error worth retrying later."""

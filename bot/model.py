@@ -75,3 +75,66 @@ class NewPush:
 
     key: str
     kind: PushKind
+
+
+class DeliveryStatus(StrEnum):
+    """An outbox row's state."""
+
+    PENDING = "pending"  # waiting its turn
+    SENDING = "sending"  # claimed by a worker
+    SENT = "sent"
+    RETRY = "retry"  # failed for now; next_attempt_at says when
+    DEAD = "dead"  # out of attempts: shown by /status, never dropped silently
+    REJECTED = "rejected"  # the platform refused it, or its target is gone
+    CANCELLED = "cancelled"  # its post was retracted, deleted or unpublished first
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A chat that receives pushes: subscribed by command or set in the config."""
+
+    id: int
+    platform: str
+    address: str
+    language: str | None = None
+    categories: tuple[str, ...] = ()  # empty: every post
+    is_static: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRef:
+    """What a platform needs to edit or delete a message it sent."""
+
+    platform: str
+    address: str
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """The platform-neutral rendering of a post, which every renderer starts from."""
+
+    key: str
+    kind: PushKind
+    title: str
+    excerpt: str
+    url: str
+    image_url: str | None
+    image_file: str | None
+    categories: tuple[str, ...]
+    date: datetime
+    site_name: str
+    language: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A command's answer, as text lines every platform can show."""
+
+    lines: tuple[str, ...]
+    is_private: bool = False  # only the caller should see it (Discord: ephemeral)
+
+    @property
+    def text(self) -> str:
+        """The reply as one text."""
+        return "\n".join(self.lines)

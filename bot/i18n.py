@@ -1,0 +1,137 @@
+"""The UI strings, Korean and English, in one table."""
+
+from __future__ import annotations
+
+LANGUAGES = ("ko", "en")
+
+_STRINGS: dict[str, dict[str, str]] = {
+    "link": {"ko": "링크", "en": "link"},
+    "image": {"ko": "이미지", "en": "image"},
+    "read_more": {"ko": "기사 보기", "en": "Read more"},
+    "help": {
+        "ko": (
+            "{site}의 속보 봇입니다. 새 글이 올라오면 바로 알려 드립니다.\n"
+            "/latest [n] — 최신 글\n/categories — 카테고리 목록\n/category 이름 [n] — 카테고리의 최신 글\n"
+            "/subscribe [카테고리 …] — 이 채팅에서 알림 받기\n/unsubscribe [카테고리 …] — 알림 끄기\n"
+            "/subscriptions — 이 채팅이 받는 알림"
+        ),
+        "en": (
+            "Breaking-news alerts from {site}: new posts, the moment they go live.\n"
+            "/latest [n] — the newest posts\n/categories — the categories\n"
+            "/category NAME [n] — the newest posts in a category\n"
+            "/subscribe [category …] — get alerts in this chat\n/unsubscribe [category …] — stop them\n"
+            "/subscriptions — what this chat gets"
+        ),
+    },
+    "help_admin": {
+        "ko": "관리자: /repost KEY [here], /retract KEY, /pause, /resume, /status",
+        "en": "Admins: /repost KEY [here], /retract KEY, /pause, /resume, /status",
+    },
+    "subscribed_all": {
+        "ko": "이 채팅에서 모든 새 글을 알려 드립니다.",
+        "en": "This chat now gets every new post.",
+    },
+    "subscribed_some": {
+        "ko": "이 채팅에서 다음 카테고리의 새 글을 알려 드립니다: {names}",
+        "en": "This chat now gets new posts in: {names}",
+    },
+    "unsubscribed_all": {
+        "ko": "이 채팅의 알림을 모두 껐습니다.",
+        "en": "This chat gets no more alerts.",
+    },
+    "unsubscribed_some": {
+        "ko": "다음 카테고리의 알림을 껐습니다: {names}",
+        "en": "No more alerts for: {names}",
+    },
+    "subscriptions_all": {
+        "ko": "이 채팅은 모든 새 글을 받습니다.",
+        "en": "This chat gets every new post.",
+    },
+    "subscriptions_some": {
+        "ko": "이 채팅이 받는 카테고리: {names}",
+        "en": "This chat gets: {names}",
+    },
+    "subscriptions_none": {
+        "ko": "이 채팅은 알림을 받지 않습니다. /subscribe 로 시작하세요.",
+        "en": "This chat gets no alerts. Start with /subscribe.",
+    },
+    "categories": {"ko": "카테고리:", "en": "Categories:"},
+    "no_categories": {"ko": "아직 카테고리가 없습니다.", "en": "No categories yet."},
+    "latest": {"ko": "최신 글:", "en": "Latest posts:"},
+    "in_category": {"ko": "{name}의 최신 글:", "en": "Latest in {name}:"},
+    "no_posts": {"ko": "아직 글이 없습니다.", "en": "No posts yet."},
+    "unknown_category": {
+        "ko": "'{name}' 카테고리가 없습니다.",
+        "en": "There is no category '{name}'.",
+    },
+    "did_you_mean": {"ko": "혹시 이것인가요? {names}", "en": "Did you mean: {names}"},
+    "see_categories": {
+        "ko": "/categories 로 목록을 보세요.",
+        "en": "See /categories for the list.",
+    },
+    "count_range": {"ko": "n은 1부터 {most}까지입니다.", "en": "n must be from 1 to {most}."},
+    "needs_category": {
+        "ko": "카테고리 이름을 적어 주세요: /category 이름 [n]",
+        "en": "Name a category: /category NAME [n]",
+    },
+    "needs_key": {
+        "ko": "글의 KEY, 경로 또는 주소를 적어 주세요: /{command} KEY",
+        "en": "Give a post's KEY, path or URL: /{command} KEY",
+    },
+    "no_such_post": {"ko": "'{query}'에 맞는 글이 없습니다.", "en": "No post matches '{query}'."},
+    "several_posts": {
+        "ko": "여러 글이 맞습니다. KEY를 정확히 적어 주세요:",
+        "en": "Several posts match; give the exact KEY:",
+    },
+    "reposted": {
+        "ko": "다시 보냅니다: {key} ({targets}곳)",
+        "en": "Reposting {key} to {targets} chat(s).",
+    },
+    "reposted_here": {"ko": "이 채팅에 다시 보냅니다: {key}", "en": "Reposting {key} here."},
+    "retracted": {
+        "ko": "거둬들입니다: {key} (보낸 메시지를 지우고 남은 전송을 취소합니다)",
+        "en": "Retracting {key}: sent messages are deleted, unsent ones cancelled.",
+    },
+    "paused": {
+        "ko": "새 알림을 멈췄습니다. /resume 으로 다시 보냅니다.",
+        "en": "New alerts are paused; /resume releases them.",
+    },
+    "resumed": {"ko": "알림을 다시 보냅니다.", "en": "Alerts are flowing again."},
+    "status": {
+        "ko": "대기 {queued} · 전송 {sent} · 재시도 {retrying} · 실패 {dead} · 구독 {targets} · 거부된 파일 {refused} · 마지막 스캔 {scan}{paused}",
+        "en": "queued {queued} · sent {sent} · retrying {retrying} · dead {dead} · subscribers {targets} · refused files {refused} · last scan {scan}{paused}",
+    },
+    "status_paused": {"ko": " · 일시 정지 중", "en": " · PAUSED"},
+    "admins_only": {
+        "ko": "봇 관리자만 쓸 수 있는 명령입니다.",
+        "en": "Only the bot's admins can do that.",
+    },
+    "chat_admins_only": {
+        "ko": "그룹에서는 채팅 관리자만 구독을 바꿀 수 있습니다.",
+        "en": "In a group, only the chat's admins can change its subscription.",
+    },
+    "slow_down": {
+        "ko": "명령이 너무 많습니다. {seconds}초 뒤에 다시 해 주세요.",
+        "en": "Too many commands; try again in {seconds} s.",
+    },
+    "unknown_command": {
+        "ko": "모르는 명령입니다. /help 를 보세요.",
+        "en": "Unknown command; see /help.",
+    },
+}
+
+
+def t(name: str, language: str | None, **values: object) -> str:
+    """Return string `name` in `language` (Korean when unknown), filled with `values`."""
+    table = _STRINGS[name]
+    text = table.get(language or "", table["ko"])
+    return text.format(**values) if values else text
+
+
+def language_of(code: str | None, fallback: str) -> str:
+    """Pick ko or en from a platform's language code (`ko-KR`, `en_US`, None …)."""
+    if code:
+        base = code.replace("_", "-").split("-")[0].lower()
+        if base in LANGUAGES:
+            return base
+    return fallback

@@ -175,6 +175,25 @@ class Store:
             last_scan=None if last_scan is None else unstamp(last_scan),
         )
 
+    @property
+    def db(self) -> aiosqlite.Connection:
+        """The connection, for the outbox's queries on the same file."""
+        return self._db
+
+    async def record(self, key: str) -> Record | None:
+        """Return the record of post `key`, if known."""
+        async with self._db.execute("SELECT * FROM posts WHERE key = ?", (key,)) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else _record(row)
+
+    async def meta(self, name: str) -> str | None:
+        """Return a stored setting (paused, last scan …)."""
+        return await self._meta(name)
+
+    async def set_meta(self, name: str, value: str) -> None:
+        """Store a setting, in its own transaction."""
+        await self._set_meta(name, value)
+
     async def _meta(self, name: str) -> str | None:
         async with self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)) as cursor:
             row = await cursor.fetchone()

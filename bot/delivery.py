@@ -1,0 +1,203 @@
+"""The outbox engine: fan pushes out to targets, claim due rows, send, record each outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from bot.clock import Clock
+from bot.config import Config
+from bot.errors import RateLimited, Rejected, Scope, SendError, TargetGone, Transient
+from bot.model import DeliveryStatus, Message, MessageRef, PostState, PushKind, Target
+from bot.outbox import Job, Outbox
+from bot.render.message import to_message
+from bot.retry import next_attempt
+from bot.store import Store
+
+TICK_S = 0.25  # how often the queue is looked at: work queued from the shell starts within this
+MAX_IN_FLIGHT = 16  # sends at once, across targets (each target still gets one at a time)
+PRUNE_EVERY = timedelta(minutes=10)
+SHUTDOWN_GRACE_S = 10.0  # in-flight sends get this long to finish when sokbo stops
+
+log = logging.getLogger(__name__)
+
+
+class Platform(Protocol):
+    """What delivery needs from a platform; console, Telegram and Discord provide it."""
+
+    name: str
+
+    async def send(self, target: Target, message: Message) -> MessageRef:
+        """Send a post to a target and return the message it made."""
+        ...
+
+    async def edit(self, ref: MessageRef, message: Message) -> None:
+        """Make a sent message say `message` (a correction)."""
+        ...
+
+    async def delete(self, ref: MessageRef, message: Message) -> None:
+        """Delete a sent message (a retraction)."""
+        ...
+
+
+class Delivery:
+    """Drains the outbox into the platforms, in order per target, until stopped."""
+
+    def __init__(
+        self,
+        store: Store,
+        platforms: Mapping[str, Platform],
+        config: Config,
+        clock: Clock,
+        *,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.outbox = Outbox(store.db)
+        self.platforms = dict(platforms)
+        self.config = config
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.held_until: dict[str, datetime] = {}  # platform → end of a global rate limit
+        self._nudged = asyncio.Event()
+        self._last_prune: datetime | None = None
+
+    def nudge(self) -> None:
+        """Look at the queue now (a push was just queued)."""
+        self._nudged.set()
+
+    async def claim(self) -> list[Job]:
+        """Fan out pending pushes and claim the rows due now on unheld platforms."""
+        now = self.clock.now()
+        await self.outbox.fan_out(now=now)
+        ready = [name for name in self.platforms if self.held_until.get(name, now) <= now]
+        is_paused = await self.store.meta("paused") == "1"
+        return await self.outbox.claim(
+            now=now, platforms=ready, limit=MAX_IN_FLIGHT, is_paused=is_paused
+        )
+
+    async def run_once(self) -> int:
+        """Claim what is due and deliver it all; return how many rows were handled."""
+        jobs = await self.claim()
+        await asyncio.gather(*(self.deliver(job) for job in jobs))
+        return len(jobs)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until `stop`; then let in-flight sends finish (a crash resends them)."""
+        reset = await self.outbox.reset_in_flight(now=self.clock.now())
+        if reset:
+            log.warning("resending %d rows that were in flight when sokbo last stopped", reset)
+        in_flight: set[asyncio.Task[None]] = set()
+        while not stop.is_set():
+            room = MAX_IN_FLIGHT - len(in_flight)
+            jobs = await self.claim() if room > 0 else []
+            for job in jobs[:room]:
+                task = asyncio.create_task(self.deliver(job))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+            await self._prune_now_and_then()
+            if not jobs:
+                await self._wait(stop, in_flight)
+        if in_flight:
+            await asyncio.wait(in_flight, timeout=SHUTDOWN_GRACE_S)
+
+    async def _wait(self, stop: asyncio.Event, in_flight: set[asyncio.Task[None]]) -> None:
+        self._nudged.clear()
+        waits: list[asyncio.Future[Any]] = [
+            asyncio.ensure_future(self._nudged.wait()),
+            asyncio.ensure_future(stop.wait()),
+            asyncio.ensure_future(self.clock.sleep(TICK_S)),
+        ]
+        watched: list[asyncio.Future[Any]] = [*waits, *in_flight]
+        try:
+            await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+
+    async def _prune_now_and_then(self) -> None:
+        now = self.clock.now()
+        if self._last_prune is None or now - self._last_prune >= PRUNE_EVERY:
+            self._last_prune = now
+            window = timedelta(hours=self.config.bot.edit_window_hours)
+            if pruned := await self.outbox.prune(now=now, window=window):
+                log.info("pruned %d delivered rows older than the edit window", pruned)
+
+    async def deliver(self, job: Job) -> None:
+        """Send one row and record what happened; a failure stays on that row."""
+        platform = self.platforms[job.target.platform]
+        record = await self.store.record(job.key)
+        now = self.clock.now()
+        if record is None or (
+            job.kind is not PushKind.RETRACTION and record.state is not PostState.PUBLISHED
+        ):
+            await self.outbox.failed(
+                job, status=DeliveryStatus.CANCELLED, error="post hidden", now=now
+            )
+            return
+        language = job.target.language or self.config.bot.language
+        message = to_message(record.post, kind=job.kind, site=self.config.site, language=language)
+        try:
+            ref = await self._call(platform, job, message)
+        except SendError as error:
+            await self._failed(job, error)
+        except Exception as error:  # an adapter bug must not stop delivery: retry, and say so
+            log.exception("unexpected error sending post=%s to=%s", job.key, job.target.address)
+            await self._failed(job, Transient(f"{type(error).__name__}: {error}"))
+        else:
+            await self.outbox.sent(job, ref, now=self.clock.now())
+            log.info(
+                "delivered %s post=%s to=%s:%s attempt=%d",
+                job.kind, job.key, job.target.platform, job.target.address, job.attempts,
+            )  # fmt: skip
+
+    async def _call(self, platform: Platform, job: Job, message: Message) -> MessageRef | None:
+        if job.kind in (PushKind.ALERT, PushKind.REPOST):
+            return await platform.send(job.target, message)
+        for ref in job.refs:
+            try:
+                if job.kind is PushKind.CORRECTION:
+                    await platform.edit(ref, message)
+                else:
+                    await platform.delete(ref, message)
+            except Rejected as error:  # that message is gone: this edit is done, others go on
+                log.info("%s of post=%s skipped: %s", job.kind, job.key, error)
+        return None
+
+    async def _failed(self, job: Job, error: SendError) -> None:
+        now = self.clock.now()
+        where = f"post={job.key} to={job.target.platform}:{job.target.address}"
+        if isinstance(error, TargetGone):
+            await self.outbox.target_gone(job, error=str(error), now=now)
+            log.warning("target gone %s: %s", where, error)
+            return
+        if isinstance(error, RateLimited) and error.scope is Scope.PLATFORM:
+            self.held_until[job.target.platform] = now + error.after
+        retry_at = next_attempt(
+            error,
+            attempts=job.attempts,
+            max_attempts=self.config.bot.max_attempts,
+            now=now,
+            rng=self.rng,
+        )
+        counts = not isinstance(error, RateLimited)
+        if retry_at is not None:
+            await self.outbox.failed(
+                job,
+                status=DeliveryStatus.RETRY,
+                error=str(error),
+                now=now,
+                retry_at=retry_at,
+                counts=counts,
+            )
+            log.info(
+                "retry %s attempt=%d at=%s: %s", where, job.attempts, retry_at.isoformat(), error
+            )
+            return
+        status = DeliveryStatus.REJECTED if isinstance(error, Rejected) else DeliveryStatus.DEAD
+        await self.outbox.failed(job, status=status, error=str(error), now=now)
+        log.warning("%s %s attempt=%d: %s", status, where, job.attempts, error)

@@ -57,7 +57,7 @@ class Delivery:
         rng: random.Random | None = None,
     ) -> None:
         self.store = store
-        self.outbox = Outbox(store.db)
+        self.outbox = Outbox(store)
         self.platforms = dict(platforms)
         self.config = config
         self.clock = clock

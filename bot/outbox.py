@@ -9,10 +9,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import aiosqlite
-
 from bot.model import DeliveryStatus, MessageRef, PushKind, Target
-from bot.store import stamp
+from bot.store import Store, stamp
 
 UNFINISHED = ("pending", "retry", "sending")
 
@@ -37,18 +35,20 @@ class Job:
 class Outbox:
     """Delivery's tables, on the store's connection; each method is one transaction."""
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
-        self._db = db
+    def __init__(self, store: Store) -> None:
+        self._db = store.db
+        self._lock = store.lock
 
     async def _write(self, statements: Iterable[tuple[str, Sequence[object]]]) -> None:
-        await self._db.execute("BEGIN IMMEDIATE")
-        try:
-            for sql, parameters in statements:
-                await self._db.execute(sql, parameters)
-            await self._db.execute("COMMIT")
-        except BaseException:
-            await self._db.execute("ROLLBACK")
-            raise
+        async with self._lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for sql, parameters in statements:
+                    await self._db.execute(sql, parameters)
+                await self._db.execute("COMMIT")
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
 
     async def target(self, platform: str, address: str) -> Target | None:
         """Return the target for a chat, if it is known."""

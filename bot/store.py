@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -61,6 +62,7 @@ class Store:
 
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
+        self.lock = asyncio.Lock()  # one transaction at a time on the shared connection
 
     @classmethod
     @asynccontextmanager
@@ -72,15 +74,16 @@ class Store:
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"{path}: cannot open the database: {exc}") from None
         try:
-            db.row_factory = sqlite3.Row
-            await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            await db.execute("PRAGMA journal_mode = WAL")
-            await db.execute("PRAGMA synchronous = FULL")
-            await db.execute("PRAGMA foreign_keys = ON")
-            await migrate(db, path)
+            try:
+                db.row_factory = sqlite3.Row
+                await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                await db.execute("PRAGMA journal_mode = WAL")
+                await db.execute("PRAGMA synchronous = FULL")
+                await db.execute("PRAGMA foreign_keys = ON")
+                await migrate(db, path)
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"{path}: {exc}") from None
             yield cls(db)
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{path}: {exc}") from None
         finally:
             await db.close()
 
@@ -107,6 +110,10 @@ class Store:
 
     async def apply(self, plan: Plan, refused: Iterable[PostError], *, now: datetime) -> None:
         """Write a plan and the current refusals in one transaction."""
+        async with self.lock:
+            await self._apply(plan, refused, now=now)
+
+    async def _apply(self, plan: Plan, refused: Iterable[PostError], *, now: datetime) -> None:
         await self._db.execute("BEGIN IMMEDIATE")
         try:
             for old, new in plan.renames:
@@ -192,7 +199,8 @@ class Store:
 
     async def set_meta(self, name: str, value: str) -> None:
         """Store a setting, in its own transaction."""
-        await self._set_meta(name, value)
+        async with self.lock:
+            await self._set_meta(name, value)
 
     async def _meta(self, name: str) -> str | None:
         async with self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)) as cursor:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from bot.model import Message, MessageRef, Target
 
 
 class FakeClock:
@@ -60,3 +63,53 @@ async def until(condition: Callable[[], bool], *, timeout_s: float = 10.0) -> No
         if loop.time() > deadline:
             raise AssertionError(f"not true after {timeout_s} s: {condition}")
         await asyncio.sleep(0.01)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call a FakePlatform received."""
+
+    method: str  # send, edit, delete
+    address: str
+    key: str
+    title: str
+
+
+class FakePlatform:
+    """A Platform that records calls and fails as scripted, per target address."""
+
+    def __init__(self, name: str = "fake") -> None:
+        self.name = name
+        self.calls: list[Call] = []
+        self.script: dict[str, list[Exception]] = {}  # address → errors to raise, in order
+        self._ids = 0
+
+    def fail(self, address: str, *errors: Exception) -> None:
+        """Make the next calls for `address` raise these errors, one per call."""
+        self.script.setdefault(address, []).extend(errors)
+
+    def _maybe_fail(self, address: str) -> None:
+        queued = self.script.get(address)
+        if queued:
+            raise queued.pop(0)
+
+    async def send(self, target: Target, message: Message) -> MessageRef:
+        """Record a send; return a new message id."""
+        self._maybe_fail(target.address)
+        self.calls.append(Call("send", target.address, message.key, message.title))
+        self._ids += 1
+        return MessageRef(self.name, target.address, str(self._ids))
+
+    async def edit(self, ref: MessageRef, message: Message) -> None:
+        """Record an edit."""
+        self._maybe_fail(ref.address)
+        self.calls.append(Call("edit", ref.address, message.key, message.title))
+
+    async def delete(self, ref: MessageRef, message: Message) -> None:
+        """Record a delete."""
+        self._maybe_fail(ref.address)
+        self.calls.append(Call("delete", ref.address, message.key, message.title))
+
+    def sent_to(self, address: str) -> list[tuple[str, str]]:
+        """(method, key) of the calls for one address, in order."""
+        return [(call.method, call.key) for call in self.calls if call.address == address]

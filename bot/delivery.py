@@ -70,15 +70,13 @@ class Delivery:
         """Look at the queue now (a push was just queued)."""
         self._nudged.set()
 
-    async def claim(self) -> list[Job]:
-        """Fan out pending pushes and claim the rows due now on unheld platforms."""
+    async def claim(self, limit: int = MAX_IN_FLIGHT) -> list[Job]:
+        """Fan out pending pushes and claim up to `limit` rows due now on unheld platforms."""
         now = self.clock.now()
         await self.outbox.fan_out(now=now)
         ready = [name for name in self.platforms if self.held_until.get(name, now) <= now]
         is_paused = await self.store.meta("paused") == "1"
-        return await self.outbox.claim(
-            now=now, platforms=ready, limit=MAX_IN_FLIGHT, is_paused=is_paused
-        )
+        return await self.outbox.claim(now=now, platforms=ready, limit=limit, is_paused=is_paused)
 
     async def run_once(self) -> int:
         """Claim what is due and deliver it all; return how many rows were handled."""
@@ -92,18 +90,22 @@ class Delivery:
         if reset:
             log.warning("resending %d rows that were in flight when sokbo last stopped", reset)
         in_flight: set[asyncio.Task[None]] = set()
-        while not stop.is_set():
-            room = MAX_IN_FLIGHT - len(in_flight)
-            jobs = await self.claim() if room > 0 else []
-            for job in jobs[:room]:
-                task = asyncio.create_task(self.deliver(job))
-                in_flight.add(task)
-                task.add_done_callback(in_flight.discard)
-            await self._prune_now_and_then()
-            if not jobs:
-                await self._wait(stop, in_flight)
-        if in_flight:
-            await asyncio.wait(in_flight, timeout=SHUTDOWN_GRACE_S)
+        try:
+            while not stop.is_set():
+                room = MAX_IN_FLIGHT - len(in_flight)
+                jobs = await self.claim(room) if room > 0 else []
+                for job in jobs:
+                    task = asyncio.create_task(self.deliver(job))
+                    in_flight.add(task)
+                    task.add_done_callback(in_flight.discard)
+                await self._prune_now_and_then()
+                if not jobs:
+                    await self._wait(stop, in_flight)
+            if in_flight:
+                await asyncio.wait(in_flight, timeout=SHUTDOWN_GRACE_S)
+        finally:
+            for task in in_flight:  # past the grace, or cancelled: the next start resends them
+                task.cancel()
 
     async def _wait(self, stop: asyncio.Event, in_flight: set[asyncio.Task[None]]) -> None:
         self._nudged.clear()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import random
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -14,7 +17,7 @@ import pytest
 from bot.config import BotSettings, Config, SiteConfig
 from bot.delivery import Delivery
 from bot.errors import RateLimited, Rejected, Scope, TargetGone, Transient, Unknown
-from bot.model import NewPush, PostState, PushKind, Record
+from bot.model import Message, MessageRef, NewPush, PostState, PushKind, Record, Target
 from bot.outbox import Outbox
 from bot.publish import Plan
 from bot.store import Store
@@ -41,7 +44,9 @@ class Desk:
         """Record post `key` as published and queue a push of it."""
         record = Record(replace(post(key, at=self.clock.now()), **changes), PostState.PUBLISHED,  # type: ignore[arg-type]
                         first_seen=self.clock.now(), is_alerted=True, pushed_at=self.clock.now())  # fmt: skip
-        await self.store.apply(Plan(records=(record,), pushes=(NewPush(key, kind),)), (), now=self.clock.now())
+        await self.store.apply(
+            Plan(records=(record,), pushes=(NewPush(key, kind),)), (), now=self.clock.now()
+        )
 
     async def chats(self, *addresses: str, categories: tuple[str, ...] = ()) -> None:
         """Subscribe chats on the fake platform."""
@@ -57,7 +62,9 @@ class Desk:
 @asynccontextmanager
 async def desk(tmp_path: Path, **bot: object) -> AsyncIterator[Desk]:
     """A delivery desk on a fresh database."""
-    config = Config(site=SiteConfig(url="https://news.example.com"), bot=BotSettings.model_validate(bot))
+    config = Config(
+        site=SiteConfig(url="https://news.example.com"), bot=BotSettings.model_validate(bot)
+    )
     clock = FakeClock(T0)
     platform = FakePlatform()
     database = tmp_path / "s.db"
@@ -75,13 +82,19 @@ async def test_a_push_fans_out_to_matching_targets_only(tmp_path: Path) -> None:
         await d.chats("정치", categories=("정치",))
         await d.publish("a", categories=("News", "정치"))
         assert await d.outbox.fan_out(now=T0) == 3
-        assert d.statuses() == [("all", "pending", 0), ("news", "pending", 0), ("정치", "pending", 0)]
+        assert d.statuses() == [
+            ("all", "pending", 0),
+            ("news", "pending", 0),
+            ("정치", "pending", 0),
+        ]
         await d.delivery.run_once()
         assert sorted(call.address for call in d.platform.calls) == ["all", "news", "정치"]
         assert {status for _, status, _ in d.statuses()} == {"sent"}
 
 
-async def test_each_target_gets_pushes_in_order_and_a_retry_holds_only_its_own(tmp_path: Path) -> None:
+async def test_each_target_gets_pushes_in_order_and_a_retry_holds_only_its_own(
+    tmp_path: Path,
+) -> None:
     """A row waiting to retry holds back later rows of its target, not other targets'."""
     async with desk(tmp_path) as d:
         await d.chats("slow", "fast")
@@ -142,7 +155,10 @@ async def test_a_gone_target_is_deactivated_and_gets_nothing_more(tmp_path: Path
         while await d.delivery.run_once():
             pass
         assert d.statuses() == [("gone", "rejected", 1), ("here", "sent", 1), ("here", "sent", 1)]
-        assert rows(d.database, "SELECT address, is_active FROM targets ORDER BY id") == [("gone", 0), ("here", 1)]
+        assert rows(d.database, "SELECT address, is_active FROM targets ORDER BY id") == [
+            ("gone", 0),
+            ("here", 1),
+        ]
 
 
 async def test_a_rejected_message_releases_its_target(tmp_path: Path) -> None:
@@ -158,8 +174,12 @@ async def test_a_rejected_message_releases_its_target(tmp_path: Path) -> None:
         assert d.platform.sent_to("chat") == [("send", "good")]
 
 
-@pytest.mark.parametrize("error", [Transient("503"), Unknown("timed out")], ids=["transient", "timeout"])
-async def test_retries_back_off_and_end_dead_after_max_attempts(tmp_path: Path, error: Exception) -> None:
+@pytest.mark.parametrize(
+    "error", [Transient("503"), Unknown("timed out")], ids=["transient", "timeout"]
+)
+async def test_retries_back_off_and_end_dead_after_max_attempts(
+    tmp_path: Path, error: Exception
+) -> None:
     """Timeouts and 5xx are retried with growing, jittered waits, then the row is dead."""
     async with desk(tmp_path, max_attempts=3) as d:
         await d.chats("chat")
@@ -197,7 +217,9 @@ async def test_rendering_happens_at_send_time(tmp_path: Path) -> None:
     async with desk(tmp_path) as d:
         await d.chats("chat")
         await d.publish("a", title="Typo")
-        fixed = Record(post("a", at=T0, title="Fixed"), PostState.PUBLISHED, first_seen=T0, is_alerted=True)
+        fixed = Record(
+            post("a", at=T0, title="Fixed"), PostState.PUBLISHED, first_seen=T0, is_alerted=True
+        )
         await d.store.apply(Plan(records=(fixed,)), (), now=T0)
         await d.delivery.run_once()
         assert [call.title for call in d.platform.calls] == ["Fixed"]
@@ -218,7 +240,7 @@ async def test_a_correction_edits_only_messages_that_were_sent(tmp_path: Path) -
 
 
 async def test_an_edit_of_a_vanished_message_ends_that_edit_only(tmp_path: Path) -> None:
-    """"Message to edit not found" finishes the correction; the chat stays subscribed."""
+    """ "Message to edit not found" finishes the correction; the chat stays subscribed."""
     async with desk(tmp_path) as d:
         await d.chats("chat")
         await d.publish("a")
@@ -274,3 +296,60 @@ async def test_delivered_rows_are_pruned_after_the_edit_window(tmp_path: Path) -
         d.clock.advance(hours=2)
         assert await d.outbox.prune(now=d.clock.now(), window=timedelta(hours=48)) == 1
         assert d.statuses() == [("chat", "sent", 1)]
+
+
+class SlowPlatform(FakePlatform):
+    """A fake platform whose sends take turns on the event loop, so several are in flight."""
+
+    def __init__(self, crash_after: int) -> None:
+        super().__init__()
+        self.crash_after = crash_after
+        self.crashed = asyncio.Event()
+
+    async def send(self, target: Target, message: Message) -> MessageRef:
+        """Send after a few loop turns; signal the crash point once reached."""
+        for _ in range(3):
+            await asyncio.sleep(0)
+        ref = await super().send(target, message)
+        if len(self.calls) >= self.crash_after:
+            self.crashed.set()
+        return ref
+
+
+async def test_a_restart_mid_delivery_reaches_every_target(tmp_path: Path) -> None:
+    """Killed mid-way through 300 targets: after a restart each has the post; repeats are only rows that were in flight."""
+    config = Config(site=SiteConfig(url="https://news.example.com"))
+    clock = FakeClock(T0)
+    database = tmp_path / "s.db"
+    addresses = [f"chat-{n:03}" for n in range(300)]
+    first = SlowPlatform(crash_after=120)
+    async with Store.open(database) as store:
+        outbox = Outbox(store)
+        for address in addresses:
+            await outbox.subscribe("fake", address, (), now=T0)
+        record = Record(
+            post("a", at=T0), PostState.PUBLISHED, first_seen=T0, is_alerted=True, pushed_at=T0
+        )
+        await store.apply(Plan(records=(record,), pushes=(NewPush("a", ALERT),)), (), now=T0)
+        engine = asyncio.create_task(
+            Delivery(store, {"fake": first}, config, clock).run(asyncio.Event())
+        )
+        await first.crashed.wait()
+        engine.cancel()  # a crash: no graceful stop
+        with contextlib.suppress(asyncio.CancelledError):
+            await engine
+    in_flight = rows(database, "SELECT COUNT(*) FROM outbox WHERE status = 'sending'")[0][0]
+    assert isinstance(in_flight, int)
+    assert 0 < in_flight <= 16
+    second = FakePlatform()
+    async with Store.open(database) as store:
+        delivery = Delivery(store, {"fake": second}, config, clock)
+        assert await delivery.outbox.reset_in_flight(now=T0) == in_flight
+        while await delivery.run_once():
+            pass
+    first_time = Counter(call.address for call in first.calls)
+    second_time = Counter(call.address for call in second.calls)
+    assert set(first_time) | set(second_time) == set(addresses)
+    repeats = sum((first_time & second_time).values())
+    assert repeats <= in_flight
+    assert rows(database, "SELECT status, COUNT(*) FROM outbox GROUP BY status") == [("sent", 300)]

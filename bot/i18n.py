@@ -121,9 +121,9 @@ _STRINGS: dict[str, dict[str, str]] = {
 }
 
 
-def t(name: str, language: str | None, **values: object) -> str:
-    """Return string `name` in `language` (Korean when unknown), filled with `values`."""
-    table = _STRINGS[name]
+def t(string: str, language: str | None, /, **values: object) -> str:
+    """Return UI string `string` in `language` (Korean when unknown), filled with `values`."""
+    table = _STRINGS[string]
     text = table.get(language or "", table["ko"])
     return text.format(**values) if values else text
 

@@ -103,6 +103,23 @@ class Outbox:
         assert target is not None  # just written
         return target
 
+    async def ensure_target(self, platform: str, address: str, *, now: datetime) -> Target:
+        """Return a chat's target, recording it (with no subscription) when new."""
+        await self._write(
+            [
+                (
+                    "INSERT OR IGNORE INTO targets (platform, address, created_at) "
+                    "VALUES (?, ?, ?)",
+                    (platform, address, stamp(now)),
+                )
+            ]
+        )
+        query = _TARGETS_ANY + " WHERE t.platform = ? AND t.address = ? GROUP BY t.id"
+        async with self._db.execute(query, (platform, address)) as cursor:
+            row = await cursor.fetchone()
+        assert row is not None  # just written
+        return _target(row)
+
     async def unsubscribe(self, platform: str, address: str, categories: Sequence[str]) -> None:
         """Remove some categories, or (none given) every subscription of a chat."""
         target_id = "(SELECT id FROM targets WHERE platform = ? AND address = ?)"
@@ -171,8 +188,10 @@ class Outbox:
         statements: list[tuple[str, Sequence[object]]] = []
         added = 0
         for push_id, kind, only_target, post_id, categories in pushes:
-            if kind in (PushKind.ALERT, PushKind.REPOST):
-                chosen = [t.id for t in targets if _matches(t, json.loads(categories), only_target)]
+            if only_target is not None:  # `/repost KEY here`: that chat, subscribed or not
+                chosen = [only_target]
+            elif kind in (PushKind.ALERT, PushKind.REPOST):
+                chosen = [t.id for t in targets if _matches(t, json.loads(categories))]
             else:
                 chosen = await self._reached(post_id)
             for target_id in chosen:
@@ -405,9 +424,7 @@ def _target(row: sqlite3.Row | tuple[object, ...]) -> Target:
     )
 
 
-def _matches(target: Target, categories: Sequence[str], only: int | None) -> bool:
-    if only is not None:
-        return target.id == only
+def _matches(target: Target, categories: Sequence[str]) -> bool:
     if not target.categories:
         return True
     wanted = {fold(name) for name in target.categories}

@@ -15,10 +15,17 @@ from pathlib import Path
 from bot import __version__
 from bot.check import Status, classify, shown_path, summary
 from bot.clock import SystemClock
+from bot.commands import Command, Commands
 from bot.config import DEFAULT_CONFIG_NAME, Config, load_config
-from bot.errors import ConfigError
+from bot.delivery import Delivery
+from bot.errors import ConfigError, PostError
 from bot.instance import AlreadyRunning, single_instance
-from bot.source import scan, walk
+from bot.model import PushKind
+from bot.outbox import Outbox
+from bot.platforms.console import ADDRESS, ConsolePlatform, console_caller, read_commands
+from bot.render.console import render
+from bot.render.message import to_message
+from bot.source import load_post, scan, walk
 from bot.status import describe
 from bot.store import Store, StoreError, Summary
 from bot.tracker import Tracker
@@ -45,7 +52,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = commands.add_parser("run", parents=[common], help="watch the posts and push them")
+    run.add_argument("--console", action="store_true", help="the console beside real platforms")
     run.set_defaults(handler=run_service)
+    for name, does in (
+        ("repost", "push a post again to every matching chat"),
+        ("retract", "delete a post's messages and cancel its unsent pushes"),
+    ):
+        admin = commands.add_parser(name, parents=[common], help=does)
+        admin.add_argument("key", nargs="+", metavar="KEY", help="a post's key, file path or URL")
+        admin.set_defaults(handler=run_admin)
+    preview = commands.add_parser(
+        "preview", parents=[common], help="show exactly what would be sent"
+    )
+    preview.add_argument("posts", nargs="+", metavar="POST", help="a post's file path or key")
+    preview.add_argument("--platform", choices=["console"], default="console")
+    preview.add_argument("--json", action="store_true", help="the calls, one JSON object per post")
+    preview.set_defaults(handler=run_preview)
     check = commands.add_parser(
         "check", parents=[common], help="parse every post and the config; report refused files"
     )
@@ -130,48 +152,140 @@ def _progress(done: int, total: int) -> None:
 
 
 def run_service(args: argparse.Namespace, config: Config) -> int:
-    """`sokbo run`: watch the posts folder and record pushes until SIGINT or SIGTERM."""
-    del args
-    asyncio.run(serve(config, SystemClock()))
+    """`sokbo run`: watch the posts, push them, answer commands, until SIGINT or SIGTERM."""
+    asyncio.run(serve(config, SystemClock(), with_console=args.console))
     return 0
 
 
-async def serve(config: Config, clock: SystemClock) -> None:
-    """The service: one store, the folder watcher and the schedule, in one task group."""
+async def serve(config: Config, clock: SystemClock, *, with_console: bool) -> None:
+    """The service: store, watcher, schedule, delivery and platforms in one task group."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    for platform, token in (
+        ("Telegram", config.secrets.telegram_token),
+        ("Discord", config.secrets.discord_token),
+    ):
+        if token is not None:
+            log.warning(
+                "a %s token is set, but this sokbo has no %s support yet", platform, platform
+            )
     database = config.bot.database
     with single_instance(database):
         async with Store.open(database) as store:
-            tracker = Tracker(store, config.bot, clock)
+            console = ConsolePlatform(sys.stdout)
+            delivery = Delivery(store, {console.name: console}, config, clock)
+            tracker = Tracker(store, config.bot, clock, on_push=delivery.nudge)
+            commands = Commands(store, config, clock, nudge=delivery.nudge)
+            language = config.bot.language
+            await delivery.outbox.subscribe(
+                console.name, ADDRESS, (), now=clock.now(), language=language, is_static=True
+            )
             view = FolderView(config.site, clock=clock, settle_s=config.bot.settle_seconds)
             snapshots = watch_folder(
                 view, clock=clock, rescan_s=config.bot.rescan_seconds, stop=stop
             )
-            log.info(
-                "sokbo started: posts %s, database %s", config.site.posts_dir, config.bot.database
-            )
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(tracker.follow(snapshots))
                 tasks.create_task(tracker.keep_time(stop))
+                tasks.create_task(delivery.run(stop))
+                tasks.create_task(_banner(tracker, store, config, stop))
+                caller = console_caller(language)
+                reader = read_commands(
+                    sys.stdin, commands, console, caller, ready=tracker.synced, stop=stop
+                )
+                tasks.create_task(reader)
     log.info("sokbo stopped")
+    del with_console  # the console is always on until Telegram and Discord arrive
+
+
+async def _banner(tracker: Tracker, store: Store, config: Config, stop: asyncio.Event) -> None:
+    """Say on stderr what sokbo watches and how to try it, once the first scan is in."""
+    synced = asyncio.ensure_future(tracker.synced.wait())
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({synced, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not synced.done():
+        synced.cancel()
+        return
+    summary = await store.summary()
+    states = summary.posts_by_state
+    print(
+        f"sokbo {__version__} is watching {config.site.posts_dir}: "
+        f"{sum(states.values())} posts ({states.get('published', 0)} published, "
+        f"{states.get('scheduled', 0)} scheduled, {states.get('unpublished', 0)} unpublished), "
+        f"{len(summary.refused)} refused; time zone {config.site.timezone}.\n"
+        "Pushes print on stdout. Type /latest or /help, or drop a post into the folder. "
+        "Ctrl-C stops.",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def run_status(args: argparse.Namespace, config: Config) -> int:
     """`sokbo status`: what the store knows; works while the service runs."""
-    database = config.bot.database
-    if not database.exists():
-        raise UsageError(f"no database at {database} yet: `sokbo run` creates it")
-    summary = asyncio.run(_summary(database))
+    summary, deliveries = asyncio.run(_summary(_existing_database(config)))
     if args.json:
-        print(json.dumps(describe(summary, as_json=True), ensure_ascii=False))
+        print(json.dumps(describe(summary, deliveries, as_json=True), ensure_ascii=False))
     else:
-        print(describe(summary, as_json=False))
+        print(describe(summary, deliveries, as_json=False))
     return 0
 
 
-async def _summary(database: Path) -> Summary:
+async def _summary(database: Path) -> tuple[Summary, dict[str, int]]:
     async with Store.open(database) as store:
-        return await store.summary()
+        return await store.summary(), await Outbox(store).counts()
+
+
+def _existing_database(config: Config) -> Path:
+    database = config.bot.database
+    if not database.exists():
+        raise UsageError(f"no database at {database} yet: `sokbo run` creates it")
+    return database
+
+
+def run_admin(args: argparse.Namespace, config: Config) -> int:
+    """`sokbo repost KEY` / `sokbo retract KEY`: queue it; the running service sends it."""
+    database = _existing_database(config)
+    key = " ".join(args.key)
+
+    async def admin() -> str:
+        async with Store.open(database) as store:
+            commands = Commands(store, config, SystemClock(), nudge=lambda: None)
+            caller = console_caller(config.bot.language)
+            return (await commands.handle(Command(args.command, key), caller)).text
+
+    print(asyncio.run(admin()))
+    return 0
+
+
+def run_preview(args: argparse.Namespace, config: Config) -> int:
+    """`sokbo preview POST…`: what the platform would be sent for each post, sending nothing."""
+    now = SystemClock().now()
+    for given in args.posts:
+        path = Path(given)
+        if not path.is_file():
+            path = config.site.posts_dir / (given if Path(given).suffix else given + ".md")
+        if not path.is_file():
+            raise UsageError(f"no such post file: {given}")
+        try:
+            post = load_post(path, site=config.site, seen_at=now)
+        except PostError as error:
+            print(f"sokbo: refused {error}", file=sys.stderr)
+            return 1
+        message = to_message(
+            post, kind=PushKind.ALERT, site=config.site, language=config.bot.language
+        )
+        block = render(message)
+        if args.json:
+            calls = [{"method": "print", "params": {"text": block}}]
+            print(
+                json.dumps(
+                    {"post": post.key, "platform": args.platform, "calls": calls},
+                    ensure_ascii=False,
+                )
+            )
+        else:
+            print(block + "\n")
+    return 0

@@ -91,6 +91,17 @@ def category_counts(records: Iterable[Record]) -> list[tuple[str, int]]:
     return sorted(((names[k], n) for k, n in counts.items()), key=lambda item: (-item[1], item[0]))
 
 
+def suggest(name: str, names: Iterable[str]) -> list[str]:
+    """The names closest to a mistyped one, compared letter by letter (Hangul as jamo)."""
+    by_letters = {_letters(known): known for known in names}
+    close = get_close_matches(_letters(name), list(by_letters), n=3, cutoff=0.6)
+    return [by_letters[letters] for letters in close]
+
+
+def _letters(name: str) -> str:
+    return unicodedata.normalize("NFKD", name.casefold().strip())
+
+
 def split_count(args: str) -> tuple[str, int | None, bool]:
     """Split `rest [n]` into the rest and n; the flag says whether a given n was in range."""
     rest, _, last = args.rpartition(" ")
@@ -211,11 +222,9 @@ class Commands:
         known = {fold(n): n for n, _ in category_counts(records)}
         if fold(name) not in known:
             lines = [t("unknown_category", caller.language, name=name)]
-            close = get_close_matches(fold(name), list(known), n=3, cutoff=0.5)
+            close = suggest(name, known.values())
             if close:
-                lines.append(
-                    t("did_you_mean", caller.language, names=", ".join(known[c] for c in close))
-                )
+                lines.append(t("did_you_mean", caller.language, names=", ".join(close)))
             else:
                 lines.append(t("see_categories", caller.language))
             return Reply(tuple(lines), is_private=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal, overload
 
 from bot.store import Summary
@@ -9,13 +10,23 @@ from bot.store import Summary
 _STATES = ("published", "scheduled", "unpublished", "gone")
 
 
+_DELIVERIES = ("pending", "sending", "retry", "sent", "dead", "rejected", "cancelled")
+
+
 @overload
-def describe(summary: Summary, *, as_json: Literal[True]) -> dict[str, Any]: ...
+def describe(
+    summary: Summary, deliveries: Mapping[str, int], *, as_json: Literal[True]
+) -> dict[str, Any]: ...
 @overload
-def describe(summary: Summary, *, as_json: Literal[False]) -> str: ...
-def describe(summary: Summary, *, as_json: bool) -> dict[str, Any] | str:
-    """Return the summary as a JSON-ready mapping or as lines of text."""
+def describe(
+    summary: Summary, deliveries: Mapping[str, int], *, as_json: Literal[False]
+) -> str: ...
+def describe(
+    summary: Summary, deliveries: Mapping[str, int], *, as_json: bool
+) -> dict[str, Any] | str:
+    """Return the summary (and outbox rows by status) as JSON-ready data or lines of text."""
     counts = {state: summary.posts_by_state.get(state, 0) for state in _STATES}
+    rows = {status: deliveries.get(status, 0) for status in _DELIVERIES}
     if as_json:
         return {
             "posts": {"known": sum(counts.values()), **counts},
@@ -24,6 +35,7 @@ def describe(summary: Summary, *, as_json: bool) -> dict[str, Any] | str:
                 {"path": r.path, "line": r.line, "reason": r.reason} for r in summary.refused
             ],
             "pushes_pending": summary.pushes_pending,
+            "deliveries": rows,
             "last_scan": None if summary.last_scan is None else summary.last_scan.isoformat(),
         }
     last = (
@@ -33,6 +45,7 @@ def describe(summary: Summary, *, as_json: bool) -> dict[str, Any] | str:
         f"Last scan: {last}",
         f"Posts: {sum(counts.values())} known: " + ", ".join(f"{n} {s}" for s, n in counts.items()),
         f"Pushes pending: {summary.pushes_pending}",
+        "Deliveries: " + ", ".join(f"{n} {status}" for status, n in rows.items()),
     ]
     if summary.scheduled:
         lines += ["", "Scheduled:"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
 from bot.clock import Clock
@@ -20,10 +20,19 @@ log = logging.getLogger(__name__)
 class Tracker:
     """Applies the publish state machine whenever the folder changes or a scheduled post is due."""
 
-    def __init__(self, store: Store, rules: BotSettings, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: Store,
+        rules: BotSettings,
+        clock: Clock,
+        *,
+        on_push: Callable[[], None] = lambda: None,
+    ) -> None:
         self.store = store
         self.rules = rules
         self.clock = clock
+        self.on_push = on_push  # tells delivery there is work
+        self.synced = asyncio.Event()  # set once the first snapshot is written
         self.snapshot: Snapshot | None = None
         self.next_due: datetime | None = None
         self._lock = asyncio.Lock()
@@ -57,6 +66,9 @@ class Tracker:
                     log.warning("refused %s", error)
             self.next_due = plan.next_due
             self._rescheduled.set()
+            self.synced.set()
+            if plan.pushes or plan.cancelled:
+                self.on_push()
             return plan
 
     async def follow(self, snapshots: AsyncIterator[Snapshot]) -> None:

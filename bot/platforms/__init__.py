@@ -1,0 +1,1 @@
+"""Platforms: the console, Telegram and Discord, each behind delivery's Platform interface."""

@@ -29,7 +29,7 @@ class Service:
         env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bot", "run"], cwd=folder, env=env,
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
@@ -57,7 +57,7 @@ class Service:
         """Send SIGTERM and return the exit status."""
         self.process.send_signal(signal.SIGTERM)
         status = self.process.wait(timeout=DEADLINE_S)
-        for stream in (self.process.stdout, self.process.stderr):
+        for stream in (self.process.stderr,):
             if stream is not None:
                 stream.close()
         return status
@@ -98,6 +98,7 @@ def test_run_watches_records_and_stops_cleanly(service: Service, tmp_path: Path)
     )
     (tmp_path / "posts" / "broken.md").write_bytes("---\ntitle: café\n---\n".encode("latin-1"))
     service.wait_for_line("new post=fresh")
+    service.wait_for_line("delivered alert post=fresh to=console:stdout")
     service.wait_for_line("refused broken.md:2: not UTF-8 text (byte 0xE9 cannot be decoded)")
     current = status(tmp_path)  # read while the service runs
     assert current["posts"] == {
@@ -108,7 +109,8 @@ def test_run_watches_records_and_stops_cleanly(service: Service, tmp_path: Path)
         "gone": 0,
     }
     assert current["scheduled"] == [{"key": "later", "at": "2099-01-01T09:00:00+09:00"}]
-    assert current["pushes_pending"] == 1
+    assert current["pushes_pending"] == 0  # fanned out to the console at once, and delivered
+    assert current["deliveries"]["sent"] == 1
     assert [r["path"] for r in current["refused"]] == ["broken.md"]
     assert service.stop() == 0
     service.wait_for_line("sokbo stopped")

@@ -1,0 +1,185 @@
+"""`sokbo run` on the console as a user runs it: a real process, stdin and stdout."""
+
+from __future__ import annotations
+
+import json
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO
+
+import pytest
+
+from tests.conftest import REPO
+from tests.test_cli_check import sokbo
+
+DEADLINE_S = 30.0
+
+
+def stamp(delta: timedelta) -> str:
+    """A front matter date `delta` from now."""
+    return (datetime.now(UTC) + delta).isoformat(" ", "seconds")
+
+
+def post_text(
+    title: str, *, when: timedelta = -timedelta(minutes=1), category: str = "News"
+) -> str:
+    """A post dated `when` from now."""
+    return f"---\ntitle: {title}\ndate: {stamp(when)}\ncategories: [{category}]\n---\n<p>About {title}.</p>\n"
+
+
+class Console:
+    """A `sokbo run` process with its stdout and stderr read line by line."""
+
+    def __init__(self, folder: Path) -> None:
+        env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run"], cwd=folder, env=env, text=True, bufsize=1,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        self.out: queue.Queue[str] = queue.Queue()
+        self.err: queue.Queue[str] = queue.Queue()
+        self.seen: dict[str, list[str]] = {"out": [], "err": []}
+        for stream, lines in ((self.process.stdout, self.out), (self.process.stderr, self.err)):
+            threading.Thread(target=self._pump, args=(stream, lines), daemon=True).start()
+
+    @staticmethod
+    def _pump(stream: IO[str] | None, lines: queue.Queue[str]) -> None:
+        assert stream is not None
+        for line in stream:
+            lines.put(line.rstrip("\n"))
+
+    def type(self, line: str) -> None:
+        """Type a line on the console."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+
+    def expect(self, text: str, *, stream: str = "out") -> str:
+        """Wait for a line containing `text` on stdout (or stderr) and return it."""
+        lines = self.out if stream == "out" else self.err
+        deadline = time.monotonic() + DEADLINE_S
+        while time.monotonic() < deadline:
+            try:
+                line = lines.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            self.seen[stream].append(line)
+            if text in line:
+                return line
+        raise AssertionError(f"no {text!r} on std{stream}: {self.seen[stream]}")
+
+    def stop(self) -> int:
+        """SIGTERM, then the exit status."""
+        self.process.send_signal(signal.SIGTERM)
+        status = self.process.wait(timeout=DEADLINE_S)
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
+        return status
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    """A folder with an English-language config and two archived posts."""
+    (tmp_path / "sokbo.toml").write_text(
+        '[site]\nposts_dir = "posts"\nurl = "https://news.example.com"\nname = "Test News"\n'
+        '[bot]\nlanguage = "en"\nsettle_seconds = 0.1\n'
+    )
+    posts = tmp_path / "posts"
+    posts.mkdir()
+    (posts / "2026-01-01-archive.md").write_text(
+        post_text("Archive one", when=-timedelta(days=300))
+    )
+    (posts / "2026-01-02-archive.md").write_text(
+        post_text("Archive two", when=-timedelta(days=299), category="Sport")
+    )
+    return tmp_path
+
+
+@pytest.fixture
+def console(site: Path) -> Iterator[Console]:
+    """sokbo running on the site's console."""
+    running = Console(site)
+    yield running
+    if running.process.poll() is None:
+        running.stop()
+
+
+def test_the_console_pushes_new_posts_and_answers_commands(console: Console, site: Path) -> None:
+    """Archive silent; a new post prints; commands answer; a scheduled post prints when due."""
+    console.expect("is watching", stream="err")
+    console.expect("Type /latest or /help", stream="err")
+    (site / "posts" / "2026-11-22-fresh.md").write_text(post_text("Fresh news"))
+    assert console.expect("[2026-11-22-fresh]") == "[2026-11-22-fresh] Fresh news"
+    console.type("/latest 2")
+    console.expect("Latest posts:")
+    assert "Fresh news [2026-11-22-fresh]" in console.expect("Fresh news")
+    console.type("/categories")
+    console.expect("Categories:")
+    console.expect("News (2)")
+    console.type("/category sport")
+    console.expect("Latest in Sport:")
+    console.expect("Archive two [2026-01-02-archive]")
+    console.type("/repost 2026-01-01-archive")
+    console.expect("Reposting 2026-01-01-archive to 1 chat(s).")
+    assert console.expect("[2026-01-01-archive]") == "[2026-01-01-archive] Archive one"
+    (site / "posts" / "soon.md").write_text(post_text("Scheduled story", when=timedelta(seconds=3)))
+    console.expect("scheduled post=soon", stream="err")
+    assert console.expect("[soon]") == "[soon] Scheduled story"
+    assert not any(
+        line.startswith("[2026-01-02-archive]") for line in console.seen["out"]
+    )  # never pushed
+    assert console.stop() == 0
+
+
+def test_end_of_input_stops_reading_not_the_service(console: Console, site: Path) -> None:
+    """With stdin closed, pushes still print; SIGTERM then stops it cleanly."""
+    console.expect("is watching", stream="err")
+    assert console.process.stdin is not None
+    console.process.stdin.close()
+    (site / "posts" / "2026-11-22-after.md").write_text(post_text("After the input ended"))
+    assert console.expect("[2026-11-22-after]") == "[2026-11-22-after] After the input ended"
+    assert console.process.poll() is None
+    assert console.stop() == 0
+    console.expect("sokbo stopped", stream="err")
+
+
+def test_repost_from_the_shell_reaches_the_running_service(console: Console, site: Path) -> None:
+    """`sokbo repost KEY` in another shell: the service prints it; status counts the delivery."""
+    console.expect("is watching", stream="err")
+    result = sokbo("repost", "2026-01-02-archive", cwd=site)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "Reposting 2026-01-02-archive to 1 chat(s)."
+    assert console.expect("[2026-01-02-archive]") == "[2026-01-02-archive] Archive two"
+    status = json.loads(sokbo("status", "--json", cwd=site).stdout)
+    assert status["deliveries"]["sent"] >= 1
+    assert status["posts"]["published"] == 2
+
+
+def test_preview_prints_exactly_what_would_be_sent(site: Path) -> None:
+    """`sokbo preview POST --json` gives the calls for each post, sending nothing."""
+    result = sokbo(
+        "preview", "posts/2026-01-01-archive.md", "2026-01-02-archive", "--json", cwd=site
+    )
+    assert result.returncode == 0, result.stderr
+    previews = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(p["post"], p["platform"]) for p in previews] == [
+        ("2026-01-01-archive", "console"),
+        ("2026-01-02-archive", "console"),
+    ]
+    text = previews[0]["calls"][0]["params"]["text"]
+    assert previews[0]["calls"][0]["method"] == "print"
+    assert text.splitlines()[0] == "[2026-01-01-archive] Archive one"
+    assert text.splitlines()[1] == "About Archive one."
+    assert text.splitlines()[3].startswith("link: https://news.example.com/news/2026/")
+    assert not (site / "sokbo.db").exists()
+    missing = sokbo("preview", "nope", cwd=site)
+    assert missing.returncode == 2
+    assert "no such post file: nope" in missing.stderr

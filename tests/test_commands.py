@@ -1,0 +1,260 @@
+"""The commands core on a real store and a fake clock: parsing, permissions, answers."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.commands import Caller, Command, Commands, match_posts, parse_command, split_count
+from bot.config import Config, SiteConfig
+from bot.model import PostState, Record
+from bot.publish import Plan
+from bot.store import Store
+from tests.fakes import FakeClock
+from tests.test_publish import post
+from tests.test_store import rows
+
+T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+ADMIN = Caller("fake", "admin-chat", "1", "en", is_bot_admin=True)
+READER = Caller("fake", "reader-chat", "2", "en")
+KOREAN = Caller("fake", "ko-chat", "3", "ko")
+GROUP_MEMBER = Caller("fake", "group", "4", "en", is_private=False)
+GROUP_ADMIN = replace(GROUP_MEMBER, user="5", is_chat_admin=True)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("/latest", Command("latest", "")),
+        ("/latest 3", Command("latest", "3")),
+        ("  /Category  경제 2 ", Command("category", "경제 2")),
+        ("/repost 2024-07-13 my post here", Command("repost", "2024-07-13 my post here")),
+        ("/help@sokbo_bot", Command("help", "")),
+        ("/help@other_bot", None),
+        ("hello", None),
+        ("/", None),
+        ("", None),
+    ],
+)
+def test_parse_command(text: str, expected: Command | None) -> None:
+    """Commands are `/name rest`; a mention of another bot is not for us."""
+    assert parse_command(text, bot_name="sokbo_bot") == expected
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [("", ("", None, True)), ("5", ("", 5, True)), ("경제 3", ("경제", 3, True)), ("New York", ("New York", None, True)),
+     ("21", ("", 21, False)), ("0", ("", 0, False)), ("경제 99", ("경제", 99, False))],
+)  # fmt: skip
+def test_split_count(args: str, expected: tuple[str, int | None, bool]) -> None:
+    """A trailing number is the count, checked against 1..20."""
+    assert split_count(args) == expected
+
+
+def records(*posts: object) -> list[Record]:
+    """Published records of the given posts."""
+    return [Record(p, PostState.PUBLISHED, first_seen=T0, is_alerted=True) for p in posts]  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("query", "keys"),
+    [
+        ("2024-07-13-big news", ["2024-07-13-big news"]),
+        ("news/2024-07-13-x.md", ["news/2024-07-13-x"]),
+        ("posts/news/2024-07-13-x.md", ["news/2024-07-13-x"]),
+        ("https://news.example.com/news/2024-07-13-x/?utm_source=a", ["news/2024-07-13-x"]),
+        ("2024-07-13", ["2024-07-13-big news", "news/2024-07-13-x"]),
+        ("nothing", []),
+    ],
+)
+def test_match_posts(query: str, keys: list[str]) -> None:
+    """KEY may be the key (spaces and all), the file path, or the URL; partial keys list all."""
+    found = match_posts(records(post("2024-07-13-big news"), post("news/2024-07-13-x")), query)
+    assert [r.post.key for r in found] == keys
+
+
+@asynccontextmanager
+async def newsroom(tmp_path: Path) -> AsyncIterator[tuple[Commands, Path, list[int]]]:
+    """Commands over a store with four published posts and a fake clock."""
+    posts = [
+        post("a", title="Budget deal", categories=("정치", "경제"), age=timedelta(hours=4), at=T0),
+        post("b", title="Chip exports", categories=("경제",), age=timedelta(hours=3), at=T0),
+        post("c", title="Moon probe", categories=("Science",), age=timedelta(hours=2), at=T0),
+        post(
+            "d", title="New York marathon", categories=("New York",), age=timedelta(hours=1), at=T0
+        ),
+    ]
+    database = tmp_path / "s.db"
+    nudges: list[int] = []
+    async with Store.open(database) as store:
+        await store.apply(Plan(records=tuple(records(*posts))), (), now=T0)
+        config = Config(site=SiteConfig(url="https://news.example.com", name="Test News"))
+        yield (
+            Commands(store, config, FakeClock(T0), nudge=lambda: nudges.append(1)),
+            database,
+            nudges,
+        )
+
+
+async def ask(commands: Commands, text: str, caller: Caller = READER) -> str:
+    """Send one line as `caller` and return the reply's text."""
+    command = parse_command(text)
+    assert command is not None
+    return (await commands.handle(command, caller)).text
+
+
+async def test_latest_and_categories(tmp_path: Path) -> None:
+    """/latest lists the newest first with keys; /categories counts posts per category."""
+    async with newsroom(tmp_path) as (commands, _, _):
+        latest = await ask(commands, "/latest 2")
+        assert latest.splitlines()[0] == "Latest posts:"
+        assert "New York marathon [d]" in latest.splitlines()[1]
+        assert "Moon probe [c]" in latest.splitlines()[3]
+        assert len(latest.splitlines()) == 5
+        assert (
+            await ask(commands, "/categories")
+            == "Categories:\n경제 (2)\nNew York (1)\nScience (1)\n정치 (1)"
+        )
+        assert await ask(commands, "/latest 50") == "n must be from 1 to 20."
+
+
+@pytest.mark.parametrize("name", ["경제", "  경제 ", unicodedata.normalize("NFD", "경제")])
+async def test_category_matches_after_nfc(tmp_path: Path, name: str) -> None:
+    """Korean names match in either normalisation form."""
+    async with newsroom(tmp_path) as (commands, _, _):
+        reply = await ask(commands, f"/category {name}")
+        assert reply.splitlines()[0] == "Latest in 경제:"
+        assert [line.rsplit("[", 1)[1].rstrip("]") for line in reply.splitlines()[1::2]] == [
+            "b",
+            "a",
+        ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("/category science 1", "Latest in Science:"),
+        ("/category new york", "Latest in New York:"),
+        ("/category 경재", "There is no category '경재'.\nDid you mean: 경제"),
+        ("/category scince", "There is no category 'scince'.\nDid you mean: Science"),
+        ("/category zzz", "There is no category 'zzz'.\nSee /categories for the list."),
+        ("/category", "Name a category: /category NAME [n]"),
+    ],
+)
+async def test_category_names_and_suggestions(tmp_path: Path, text: str, expected: str) -> None:
+    """Names match case-insensitively (spaces kept); unknown ones get suggestions."""
+    async with newsroom(tmp_path) as (commands, _, _):
+        assert (await ask(commands, text)).startswith(expected)
+
+
+async def test_replies_come_in_the_callers_language(tmp_path: Path) -> None:
+    """A Korean caller gets Korean; an English one English."""
+    async with newsroom(tmp_path) as (commands, _, _):
+        assert (await ask(commands, "/latest", KOREAN)).startswith("최신 글:")
+        assert (await ask(commands, "/help", KOREAN)).startswith("Test News의 속보 봇입니다.")
+        assert (await ask(commands, "/nonsense", KOREAN)) == "모르는 명령입니다. /help 를 보세요."
+
+
+async def test_subscriptions_in_a_private_chat(tmp_path: Path) -> None:
+    """Anyone subscribes a private chat, to all posts or to categories, and can undo it."""
+    async with newsroom(tmp_path) as (commands, database, _):
+        assert (
+            await ask(commands, "/subscriptions")
+            == "This chat gets no alerts. Start with /subscribe."
+        )
+        assert (
+            await ask(commands, "/subscribe 경제 Science")
+            == "This chat now gets new posts in: 경제, Science"
+        )
+        assert await ask(commands, "/subscriptions") == "This chat gets: Science, 경제"
+        assert await ask(commands, "/unsubscribe Science") == "No more alerts for: Science"
+        assert await ask(commands, "/subscriptions") == "This chat gets: 경제"
+        assert await ask(commands, "/subscribe") == "This chat now gets every new post."
+        assert await ask(commands, "/subscriptions") == "This chat gets every new post."
+        assert await ask(commands, "/unsubscribe") == "This chat gets no more alerts."
+        assert rows(database, "SELECT COUNT(*) FROM subscriptions") == [(0,)]
+
+
+async def test_in_a_group_only_chat_admins_change_the_subscription(tmp_path: Path) -> None:
+    """A group member is refused; the group's admin subscribes it."""
+    async with newsroom(tmp_path) as (commands, _, _):
+        assert (
+            await ask(commands, "/subscribe", GROUP_MEMBER)
+            == "In a group, only the chat's admins can change its subscription."
+        )
+        assert (
+            await ask(commands, "/subscribe", GROUP_ADMIN) == "This chat now gets every new post."
+        )
+        assert (
+            await ask(commands, "/subscriptions", GROUP_MEMBER) == "This chat gets every new post."
+        )
+
+
+@pytest.mark.parametrize("text", ["/repost a", "/retract a", "/pause", "/resume", "/status"])
+async def test_admin_commands_refuse_readers(tmp_path: Path, text: str) -> None:
+    """Repost, retract, pause, resume and status are for bot admins only."""
+    async with newsroom(tmp_path) as (commands, database, _):
+        assert await ask(commands, text) == "Only the bot's admins can do that."
+        assert rows(database, "SELECT COUNT(*) FROM pushes") == [(0,)]
+
+
+async def test_repost_everywhere_or_here(tmp_path: Path) -> None:
+    """/repost queues a push for every matching chat, or for this chat alone with `here`."""
+    async with newsroom(tmp_path) as (commands, database, nudges):
+        await ask(commands, "/subscribe 경제")
+        assert await ask(commands, "/repost Budget", ADMIN) == "No post matches 'Budget'."
+        assert await ask(commands, "/repost b", ADMIN) == "Reposting b to 1 chat(s)."
+        assert (
+            await ask(commands, "/repost https://news.example.com/c/ here", ADMIN)
+            == "Reposting c here."
+        )
+        assert rows(database, "SELECT p.key, pushes.kind, t.address FROM pushes JOIN posts p ON p.id = post_id "
+                              "LEFT JOIN targets t ON t.id = only_target ORDER BY pushes.id") == [
+            ("b", "repost", None), ("c", "repost", "admin-chat")]  # fmt: skip
+        assert nudges == [1, 1]
+
+
+async def test_retract_cancels_and_queues_a_retraction(tmp_path: Path) -> None:
+    """/retract cancels the post's unsent pushes and queues the deletion of sent ones."""
+    async with newsroom(tmp_path) as (commands, database, _):
+        await ask(commands, "/repost a", ADMIN)
+        assert (await ask(commands, "/retract a", ADMIN)).startswith("Retracting a")
+        assert rows(database, "SELECT kind, status FROM pushes ORDER BY id") == [
+            ("repost", "cancelled"),
+            ("retraction", "pending"),
+        ]
+        assert (
+            await ask(commands, "/retract", ADMIN)
+        ) == "Give a post's KEY, path or URL: /retract KEY"
+
+
+async def test_pause_resume_and_status(tmp_path: Path) -> None:
+    """Pause and resume flip what status shows."""
+    async with newsroom(tmp_path) as (commands, _, _):
+        assert (
+            await ask(commands, "/pause", ADMIN) == "New alerts are paused; /resume releases them."
+        )
+        assert (await ask(commands, "/status", ADMIN)).endswith("· PAUSED")
+        assert await ask(commands, "/resume", ADMIN) == "Alerts are flowing again."
+        status = await ask(commands, "/status", ADMIN)
+        assert status.startswith(
+            "queued 0 · sent 0 · retrying 0 · dead 0 · subscribers 0 · refused files 0"
+        )
+        assert "PAUSED" not in status
+
+
+async def test_commands_are_rate_limited_per_user(tmp_path: Path) -> None:
+    """A user sending too many commands is told to wait; others are not affected."""
+    async with newsroom(tmp_path) as (commands, _, _):
+        for _ in range(8):
+            assert (await ask(commands, "/latest 1")).startswith("Latest posts:")
+        assert await ask(commands, "/latest 1") == "Too many commands; try again in 30 s."
+        assert (await ask(commands, "/latest 1", KOREAN)).startswith("최신 글:")
+        commands.clock.advance(seconds=31)  # type: ignore[attr-defined]
+        assert (await ask(commands, "/latest 1")).startswith("Latest posts:")

@@ -31,6 +31,10 @@ class Platform(Protocol):
 
     name: str
 
+    async def ready(self, target: Target) -> None:
+        """Wait until the platform's rate limits let a message to `target` go."""
+        ...
+
     async def send(self, target: Target, message: Message) -> MessageRef:
         """Send a post to a target and return the message it made."""
         ...
@@ -144,6 +148,7 @@ class Delivery:
         language = job.target.language or self.config.bot.language
         message = to_message(record.post, kind=job.kind, site=self.config.site, language=language)
         try:
+            await platform.ready(job.target)
             ref = await self._call(platform, job, message)
         except SendError as error:
             await self._failed(job, error)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.model import Message, MessageRef, Target
+from bot.ratelimit import Pacer
 
 
 class FakeClock:
@@ -78,8 +79,9 @@ class Call:
 class FakePlatform:
     """A Platform that records calls and fails as scripted, per target address."""
 
-    def __init__(self, name: str = "fake") -> None:
+    def __init__(self, name: str = "fake", *, pacer: Pacer | None = None) -> None:
         self.name = name
+        self.pacer = pacer
         self.calls: list[Call] = []
         self.script: dict[str, list[Exception]] = {}  # address → errors to raise, in order
         self._ids = 0
@@ -92,6 +94,11 @@ class FakePlatform:
         queued = self.script.get(address)
         if queued:
             raise queued.pop(0)
+
+    async def ready(self, target: Target) -> None:
+        """Wait for the pacer's slot, when there is one."""
+        if self.pacer is not None:
+            await self.pacer.wait(target.address)
 
     async def send(self, target: Target, message: Message) -> MessageRef:
         """Record a send; return a new message id."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import random
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -20,6 +21,7 @@ from bot.errors import RateLimited, Rejected, Scope, TargetGone, Transient, Unkn
 from bot.model import Message, MessageRef, NewPush, PostState, PushKind, Record, Target
 from bot.outbox import Outbox
 from bot.publish import Plan
+from bot.ratelimit import Pacer
 from bot.store import Store
 from tests.fakes import FakeClock, FakePlatform
 from tests.test_publish import post
@@ -353,3 +355,55 @@ async def test_a_restart_mid_delivery_reaches_every_target(tmp_path: Path) -> No
     repeats = sum((first_time & second_time).values())
     assert repeats <= in_flight
     assert rows(database, "SELECT status, COUNT(*) FROM outbox GROUP BY status") == [("sent", 300)]
+
+
+class RecordingPacer(Pacer):
+    """A Pacer that remembers every slot it hands out."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(clock, per_second=2, interval=timedelta(seconds=5))
+        self.slots: list[tuple[str, datetime]] = []
+
+    def reserve(self, key: str) -> datetime:
+        """Reserve as usual, and note it."""
+        slot = super().reserve(key)
+        self.slots.append((key, slot))
+        return slot
+
+
+async def test_the_platforms_pacing_spreads_a_fan_out(tmp_path: Path) -> None:
+    """With 2/s overall and 1 per 5 s per chat, slots are evenly spaced and no send goes early."""
+    async with desk(tmp_path) as d:
+        pacer = RecordingPacer(d.clock)
+        d.platform.pacer = pacer
+        sent_at: dict[str, list[datetime]] = {}
+        original = d.platform.send
+
+        async def timed_send(target: Target, message: Message) -> MessageRef:
+            sent_at.setdefault(target.address, []).append(d.clock.now())
+            return await original(target, message)
+
+        d.platform.send = timed_send  # type: ignore[method-assign]
+        await d.chats("one", "two", "three")
+        await d.publish("a")
+        await d.publish("b")
+        engine = asyncio.create_task(_drain(d.delivery))
+        while not engine.done():
+            await asyncio.sleep(0.01)  # let the engine and SQLite's thread reach their waits
+            d.clock.advance(seconds=0.25)
+        await engine
+        slots = sorted(at for _, at in pacer.slots)
+        assert len(slots) == 6
+        assert all(
+            later - earlier >= timedelta(seconds=0.5)
+            for earlier, later in itertools.pairwise(slots)
+        )
+        for address in ("one", "two", "three"):
+            mine = [at for key, at in pacer.slots if key == address]
+            assert mine[1] - mine[0] >= timedelta(seconds=5)
+            assert all(sent >= slot for sent, slot in zip(sent_at[address], mine, strict=True))
+
+
+async def _drain(delivery: Delivery) -> None:
+    while await delivery.run_once():
+        pass

@@ -30,6 +30,10 @@ class ConsolePlatform:
         self.out.write(text + "\n\n")
         self.out.flush()
 
+    async def ready(self, target: Target) -> None:
+        """A terminal has no rate limit."""
+        del target
+
     async def send(self, target: Target, message: Message) -> MessageRef:
         """Print a push."""
         self.show(render(message))

@@ -17,7 +17,7 @@ from bot.check import Status, classify, shown_path, summary
 from bot.clock import SystemClock
 from bot.commands import Command, Commands
 from bot.config import DEFAULT_CONFIG_NAME, Config, load_config
-from bot.delivery import Delivery
+from bot.delivery import Delivery, Platform
 from bot.errors import ConfigError, PostError
 from bot.instance import AlreadyRunning, single_instance
 from bot.model import PushKind
@@ -163,25 +163,27 @@ async def serve(config: Config, clock: SystemClock, *, with_console: bool) -> No
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    for platform, token in (
+    platforms: dict[str, Platform] = {}  # Telegram and Discord plug in here
+    for name, token in (
         ("Telegram", config.secrets.telegram_token),
         ("Discord", config.secrets.discord_token),
     ):
         if token is not None:
-            log.warning(
-                "a %s token is set, but this sokbo has no %s support yet", platform, platform
-            )
+            log.warning("a %s token is set, but this sokbo has no %s support yet", name, name)
+    console = ConsolePlatform(sys.stdout)
+    if with_console or not platforms:
+        platforms[console.name] = console
     database = config.bot.database
     with single_instance(database):
         async with Store.open(database) as store:
-            console = ConsolePlatform(sys.stdout)
-            delivery = Delivery(store, {console.name: console}, config, clock)
+            delivery = Delivery(store, platforms, config, clock)
             tracker = Tracker(store, config.bot, clock, on_push=delivery.nudge)
             commands = Commands(store, config, clock, nudge=delivery.nudge)
             language = config.bot.language
-            await delivery.outbox.subscribe(
-                console.name, ADDRESS, (), now=clock.now(), language=language, is_static=True
-            )
+            if console.name in platforms:
+                await delivery.outbox.subscribe(
+                    console.name, ADDRESS, (), now=clock.now(), language=language, is_static=True
+                )
             view = FolderView(config.site, clock=clock, settle_s=config.bot.settle_seconds)
             snapshots = watch_folder(
                 view, clock=clock, rescan_s=config.bot.rescan_seconds, stop=stop
@@ -191,13 +193,13 @@ async def serve(config: Config, clock: SystemClock, *, with_console: bool) -> No
                 tasks.create_task(tracker.keep_time(stop))
                 tasks.create_task(delivery.run(stop))
                 tasks.create_task(_banner(tracker, store, config, stop))
-                caller = console_caller(language)
-                reader = read_commands(
-                    sys.stdin, commands, console, caller, ready=tracker.synced, stop=stop
-                )
-                tasks.create_task(reader)
+                if console.name in platforms:
+                    caller = console_caller(language)
+                    reader = read_commands(
+                        sys.stdin, commands, console, caller, ready=tracker.synced, stop=stop
+                    )
+                    tasks.create_task(reader)
     log.info("sokbo stopped")
-    del with_console  # the console is always on until Telegram and Discord arrive
 
 
 async def _banner(tracker: Tracker, store: Store, config: Config, stop: asyncio.Event) -> None:

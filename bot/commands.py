@@ -13,7 +13,7 @@ from bot.clock import Clock
 from bot.config import Config
 from bot.i18n import t
 from bot.model import PostState, PushKind, Record, Reply
-from bot.outbox import Outbox, fold
+from bot.outbox import Outbox, fold, reaches
 from bot.store import Store
 
 DEFAULT_COUNT = 5  # /latest and /category without n
@@ -271,9 +271,8 @@ class Commands:
         self.nudge()
         if here:
             return Reply((t("reposted_here", caller.language, key=key),))
-        reach = len(
-            [x for x in await self.outbox.active_targets() if _reaches(x.categories, found)]
-        )
+        targets = await self.outbox.active_targets()
+        reach = sum(1 for target in targets if reaches(target.categories, found.post.categories))
         return Reply((t("reposted", caller.language, key=key, targets=reach),))
 
     async def _retract(self, args: str, caller: Caller) -> Reply:
@@ -321,9 +320,3 @@ class Commands:
             paused=paused,
         )
         return Reply((line,), is_private=True)
-
-
-def _reaches(categories: Sequence[str], record: Record) -> bool:
-    return not categories or bool(
-        {fold(c) for c in categories} & {fold(c) for c in record.post.categories}
-    )

@@ -191,7 +191,8 @@ class Outbox:
             if only_target is not None:  # `/repost KEY here`: that chat, subscribed or not
                 chosen = [only_target]
             elif kind in (PushKind.ALERT, PushKind.REPOST):
-                chosen = [t.id for t in targets if _matches(t, json.loads(categories))]
+                wanted = json.loads(categories)
+                chosen = [t.id for t in targets if reaches(t.categories, wanted)]
             else:
                 chosen = await self._reached(post_id)
             for target_id in chosen:
@@ -424,8 +425,9 @@ def _target(row: sqlite3.Row | tuple[object, ...]) -> Target:
     )
 
 
-def _matches(target: Target, categories: Sequence[str]) -> bool:
-    if not target.categories:
+def reaches(subscribed: Sequence[str], categories: Sequence[str]) -> bool:
+    """Whether a subscription to `subscribed` (none: everything) takes a post in `categories`."""
+    if not subscribed:
         return True
-    wanted = {fold(name) for name in target.categories}
+    wanted = {fold(name) for name in subscribed}
     return any(fold(name) in wanted for name in categories)

@@ -75,6 +75,10 @@ class Console:
                 return line
         raise AssertionError(f"no {text!r} on std{stream}: {self.seen[stream]}")
 
+    def expect_log(self, text: str) -> str:
+        """Wait for a line containing `text` on stderr (the log and the banner)."""
+        return self.expect(text, stream="err")
+
     def stop(self) -> int:
         """SIGTERM, then the exit status."""
         self.process.send_signal(signal.SIGTERM)

@@ -3,12 +3,6 @@
 from __future__ import annotations
 
 import json
-import queue
-import signal
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,55 +10,14 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO
 from tests.test_cli_check import sokbo
+from tests.test_cli_console import Console
 
 DEADLINE_S = 20.0
 
 
-class Service:
-    """A running `sokbo run` whose stderr lines are collected as they come."""
-
-    def __init__(self, folder: Path) -> None:
-        env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"], cwd=folder, env=env,
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.seen: list[str] = []
-        assert self.process.stderr is not None
-        threading.Thread(target=self._read, args=(self.process.stderr,), daemon=True).start()
-
-    def _read(self, stream: Any) -> None:
-        for line in stream:
-            self.lines.put(line.rstrip("\n"))
-
-    def wait_for_line(self, text: str) -> str:
-        """Return the first stderr line containing `text`, failing after the deadline."""
-        deadline = time.monotonic() + DEADLINE_S
-        while time.monotonic() < deadline:
-            try:
-                line = self.lines.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            self.seen.append(line)
-            if text in line:
-                return line
-        raise AssertionError(f"no line with {text!r} in: {self.seen}")
-
-    def stop(self) -> int:
-        """Send SIGTERM and return the exit status."""
-        self.process.send_signal(signal.SIGTERM)
-        status = self.process.wait(timeout=DEADLINE_S)
-        for stream in (self.process.stderr,):
-            if stream is not None:
-                stream.close()
-        return status
-
-
 @pytest.fixture
-def service(tmp_path: Path) -> Iterator[Service]:
+def service(tmp_path: Path) -> Iterator[Console]:
     """`sokbo run` on a folder with two existing posts and a config."""
     (tmp_path / "sokbo.toml").write_text(
         '[site]\nposts_dir = "posts"\nurl = "https://news.example.com"\n[bot]\nsettle_seconds = 0.1\n'
@@ -73,7 +26,7 @@ def service(tmp_path: Path) -> Iterator[Service]:
     posts.mkdir()
     for name in ("2026-01-01-a.md", "2026-01-02-b.md"):
         (posts / name).write_text(f"---\ntitle: {name}\n---\nBody.\n")
-    running = Service(tmp_path)
+    running = Console(tmp_path)
     yield running
     if running.process.poll() is None:
         running.stop()
@@ -87,19 +40,19 @@ def status(folder: Path) -> dict[str, Any]:
     return parsed
 
 
-def test_run_watches_records_and_stops_cleanly(service: Service, tmp_path: Path) -> None:
+def test_run_watches_records_and_stops_cleanly(service: Console, tmp_path: Path) -> None:
     """The service baselines, records a new post's push, answers status, and stops on SIGTERM."""
-    service.wait_for_line("archived post=2026-01-02-b")
-    service.wait_for_line("watching")
+    service.expect_log("archived post=2026-01-02-b")
+    service.expect_log("watching")
     date = (datetime.now(UTC) - timedelta(minutes=1)).isoformat(" ", "seconds")
     (tmp_path / "posts" / "fresh.md").write_text(f"---\ntitle: Fresh\ndate: {date}\n---\nNews.\n")
     (tmp_path / "posts" / "later.md").write_text(
         "---\ntitle: Later\ndate: 2099-01-01 09:00:00 +0900\n---\n"
     )
     (tmp_path / "posts" / "broken.md").write_bytes("---\ntitle: café\n---\n".encode("latin-1"))
-    service.wait_for_line("new post=fresh")
-    service.wait_for_line("delivered alert post=fresh to=console:stdout")
-    service.wait_for_line("refused broken.md:2: not UTF-8 text (byte 0xE9 cannot be decoded)")
+    service.expect_log("new post=fresh")
+    service.expect_log("delivered alert post=fresh to=console:stdout")
+    service.expect_log("refused broken.md:2: not UTF-8 text (byte 0xE9 cannot be decoded)")
     current = status(tmp_path)  # read while the service runs
     assert current["posts"] == {
         "known": 4,
@@ -113,15 +66,15 @@ def test_run_watches_records_and_stops_cleanly(service: Service, tmp_path: Path)
     assert current["deliveries"]["sent"] == 1
     assert [r["path"] for r in current["refused"]] == ["broken.md"]
     assert service.stop() == 0
-    service.wait_for_line("sokbo stopped")
+    service.expect_log("sokbo stopped")
     assert not (tmp_path / "sokbo.db-wal").exists()  # the last connection closed and checkpointed
 
 
 def test_a_second_service_on_the_same_database_refuses_to_start(
-    service: Service, tmp_path: Path
+    service: Console, tmp_path: Path
 ) -> None:
     """Two services would push everything twice: the second exits 2 with a clear message."""
-    service.wait_for_line("watching")
+    service.expect_log("watching")
     second = sokbo("run", cwd=tmp_path)
     assert second.returncode == 2
     assert "another sokbo is already running on" in second.stderr
@@ -129,9 +82,9 @@ def test_a_second_service_on_the_same_database_refuses_to_start(
     assert "Traceback" not in second.stderr
 
 
-def test_status_reads_as_text(service: Service, tmp_path: Path) -> None:
+def test_status_reads_as_text(service: Console, tmp_path: Path) -> None:
     """Without --json, status is lines for people."""
-    service.wait_for_line("watching")
+    service.expect_log("watching")
     lines = sokbo("status", cwd=tmp_path).stdout.splitlines()
     assert lines[1] == "Posts: 2 known: 2 published, 0 scheduled, 0 unpublished, 0 gone"
     assert lines[2] == "Pushes pending: 0"

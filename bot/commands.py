@@ -313,6 +313,7 @@ class Commands:
             queued=counts.get("pending", 0) + summary.pushes_pending,
             sent=counts.get("sent", 0),
             retrying=counts.get("retry", 0),
+            failed=counts.get("rejected", 0),
             dead=counts.get("dead", 0),
             targets=len(await self.outbox.active_targets()),
             refused=len(summary.refused),

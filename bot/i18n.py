@@ -98,8 +98,8 @@ _STRINGS: dict[str, dict[str, str]] = {
     },
     "resumed": {"ko": "알림을 다시 보냅니다.", "en": "Alerts are flowing again."},
     "status": {
-        "ko": "대기 {queued} · 전송 {sent} · 재시도 {retrying} · 실패 {dead} · 구독 {targets} · 거부된 파일 {refused} · 마지막 스캔 {scan}{paused}",
-        "en": "queued {queued} · sent {sent} · retrying {retrying} · dead {dead} · subscribers {targets} · refused files {refused} · last scan {scan}{paused}",
+        "ko": "대기 {queued} · 전송 {sent} · 재시도 {retrying} · 거부 {failed} · 포기 {dead} · 구독 {targets} · 거부된 파일 {refused} · 마지막 스캔 {scan}{paused}",
+        "en": "queued {queued} · sent {sent} · retrying {retrying} · failed {failed} · dead {dead} · subscribers {targets} · refused files {refused} · last scan {scan}{paused}",
     },
     "status_paused": {"ko": " · 일시 정지 중", "en": " · PAUSED"},
     "admins_only": {

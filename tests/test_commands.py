@@ -244,7 +244,7 @@ async def test_pause_resume_and_status(tmp_path: Path) -> None:
         assert await ask(commands, "/resume", ADMIN) == "Alerts are flowing again."
         status = await ask(commands, "/status", ADMIN)
         assert status.startswith(
-            "queued 0 · sent 0 · retrying 0 · dead 0 · subscribers 0 · refused files 0"
+            "queued 0 · sent 0 · retrying 0 · failed 0 · dead 0 · subscribers 0 · refused files 0"
         )
         assert "PAUSED" not in status
 

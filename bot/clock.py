@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class Clock(Protocol):
@@ -29,3 +30,20 @@ class SystemClock:
     async def sleep(self, seconds: float) -> None:
         """Wait `seconds` on the event loop."""
         await asyncio.sleep(seconds)
+
+
+async def sleep_or(
+    clock: Clock,
+    seconds: float | None,
+    *events: asyncio.Event,
+    tasks: Iterable[asyncio.Future[Any]] = (),
+) -> None:
+    """Wait `seconds` on `clock` (None: no limit), or until an event is set or a task ends."""
+    waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(event.wait()) for event in events]
+    if seconds is not None:
+        waits.append(asyncio.ensure_future(clock.sleep(seconds)))
+    try:
+        await asyncio.wait([*waits, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()

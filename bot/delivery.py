@@ -7,9 +7,9 @@ import logging
 import random
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
-from bot.clock import Clock
+from bot.clock import Clock, sleep_or
 from bot.config import Config
 from bot.errors import RateLimited, Rejected, Scope, SendError, TargetGone, Transient
 from bot.model import DeliveryStatus, Message, MessageRef, PostState, PushKind, Target
@@ -104,26 +104,13 @@ class Delivery:
                     task.add_done_callback(in_flight.discard)
                 await self._prune_now_and_then()
                 if not jobs:
-                    await self._wait(stop, in_flight)
+                    self._nudged.clear()
+                    await sleep_or(self.clock, TICK_S, self._nudged, stop, tasks=in_flight)
             if in_flight:
                 await asyncio.wait(in_flight, timeout=SHUTDOWN_GRACE_S)
         finally:
             for task in in_flight:  # past the grace, or cancelled: the next start resends them
                 task.cancel()
-
-    async def _wait(self, stop: asyncio.Event, in_flight: set[asyncio.Task[None]]) -> None:
-        self._nudged.clear()
-        waits: list[asyncio.Future[Any]] = [
-            asyncio.ensure_future(self._nudged.wait()),
-            asyncio.ensure_future(stop.wait()),
-            asyncio.ensure_future(self.clock.sleep(TICK_S)),
-        ]
-        watched: list[asyncio.Future[Any]] = [*waits, *in_flight]
-        try:
-            await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiting in waits:
-                waiting.cancel()
 
     async def _prune_now_and_then(self) -> None:
         now = self.clock.now()

@@ -64,6 +64,11 @@ def _suffix(name: str) -> str:
     return os.path.splitext(name.removesuffix("~"))[1].lower()
 
 
+def is_post_file(name: str) -> bool:
+    """Whether a file name has a post's extension (an editor's `post.md~` counts, to be skipped)."""
+    return _suffix(name) in POST_SUFFIXES
+
+
 def relative_name(file: Path, posts_dir: Path) -> str:
     """Return `file`'s '/'-separated path under `posts_dir` (or its name when outside it)."""
     try:

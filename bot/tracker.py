@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
-from bot.clock import Clock
+from bot.clock import Clock, sleep_or
 from bot.config import BotSettings
 from bot.publish import Plan, Snapshot, decide
 from bot.store import Store
@@ -86,23 +86,9 @@ class Tracker:
                 await self.sync()
                 self._rescheduled.clear()
                 if self.next_due == due:  # cannot happen while next_due is in the future
-                    await self._wait(stop, MIN_WAKE_S)
+                    await sleep_or(self.clock, MIN_WAKE_S, self._rescheduled, stop)
                 continue
-            await self._wait(stop, delay)
-
-    async def _wait(self, stop: asyncio.Event, seconds: float | None) -> None:
-        """Wait `seconds` on the clock (None: for ever), or until rescheduled or stopped."""
-        waits: list[asyncio.Future[object]] = [
-            asyncio.ensure_future(self._rescheduled.wait()),
-            asyncio.ensure_future(stop.wait()),
-        ]
-        if seconds is not None:
-            waits.append(asyncio.ensure_future(self.clock.sleep(seconds)))
-        try:
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiting in waits:
-                waiting.cancel()
+            await sleep_or(self.clock, delay, self._rescheduled, stop)
 
 
 def _log(plan: Plan) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,10 +11,10 @@ from typing import TypeAlias
 
 from watchfiles import Change, awatch
 
-from bot.clock import Clock
+from bot.clock import Clock, sleep_or
 from bot.config import SiteConfig
 from bot.publish import Snapshot
-from bot.source import POST_SUFFIXES, Outcome, dedupe, read_outcome, walk
+from bot.source import Outcome, dedupe, is_post_file, read_outcome, walk
 
 TICK_MS = 100  # how often the watch loop wakes without events, to act on settled files
 EVENT_STEP_MS = 50  # watchfiles groups events until none arrive for this long
@@ -75,7 +74,7 @@ class FolderView:
             return "ignore"
         if path.is_dir() or (not path.exists() and not path.suffix):
             return "folder"
-        return "post" if _is_post_like(path) else "ignore"
+        return "post" if is_post_file(path.name) else "ignore"
 
     def snapshot(self) -> Snapshot:
         """Return the folder as currently known."""
@@ -112,10 +111,6 @@ class FolderView:
         self.files[path] = _Seen(fingerprint, outcome)
 
 
-def _is_post_like(path: Path) -> bool:
-    return os.path.splitext(path.name.removesuffix("~"))[1].lower() in POST_SUFFIXES
-
-
 def _identity(folder: Path) -> tuple[int, int] | None:
     try:
         info = folder.stat()
@@ -135,7 +130,7 @@ async def watch_folder(
     """
     await asyncio.to_thread(view.refresh, None)
     while view.unsettled and not stop.is_set():  # the first look is the baseline: let it settle
-        await _nap(clock, stop, view.settle_s)
+        await sleep_or(clock, view.settle_s, stop)
         await asyncio.to_thread(view.refresh, ())
     snapshot = view.snapshot()
     yield snapshot
@@ -147,7 +142,7 @@ async def watch_folder(
                 log.warning("the posts folder %s is missing; waiting for it", view.site.posts_dir)
                 snapshot = view.snapshot()
                 yield snapshot
-            await _nap(clock, stop, 0.5)
+            await sleep_or(clock, 0.5, stop)
             continue
         if not snapshot.is_complete:  # back after going missing: see what it holds now
             fresh = await asyncio.to_thread(view.refresh, None)
@@ -178,11 +173,3 @@ async def watch_folder(
                     yield snapshot
             if moved:
                 break  # watch the folder that is there now
-
-
-async def _nap(clock: Clock, stop: asyncio.Event, seconds: float) -> None:
-    napping = asyncio.ensure_future(clock.sleep(seconds))
-    stopping = asyncio.ensure_future(stop.wait())
-    await asyncio.wait({napping, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    napping.cancel()
-    stopping.cancel()

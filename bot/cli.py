@@ -11,6 +11,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from bot import __version__
 from bot.check import Status, classify, shown_path, summary
@@ -20,11 +21,12 @@ from bot.config import DEFAULT_CONFIG_NAME, Config, load_config
 from bot.delivery import Delivery, Platform
 from bot.errors import ConfigError, PostError
 from bot.instance import AlreadyRunning, single_instance
-from bot.model import PushKind
+from bot.model import Message, PushKind
 from bot.outbox import Outbox
 from bot.platforms.console import ADDRESS, ConsolePlatform, console_caller, read_commands
 from bot.render.console import render
 from bot.render.message import to_message
+from bot.render.telegram import render as render_telegram
 from bot.source import load_post, scan, walk
 from bot.status import describe
 from bot.store import Store, StoreError, Summary
@@ -65,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         "preview", parents=[common], help="show exactly what would be sent"
     )
     preview.add_argument("posts", nargs="+", metavar="POST", help="a post's file path or key")
-    preview.add_argument("--platform", choices=["console"], default="console")
+    preview.add_argument("--platform", choices=["console", "telegram"], default="console")
     preview.add_argument("--json", action="store_true", help="the calls, one JSON object per post")
     preview.set_defaults(handler=run_preview)
     check = commands.add_parser(
@@ -279,15 +281,23 @@ def run_preview(args: argparse.Namespace, config: Config) -> int:
         message = to_message(
             post, kind=PushKind.ALERT, site=config.site, language=config.bot.language
         )
-        block = render(message)
+        calls = preview_calls(message, args.platform)
         if args.json:
-            calls = [{"method": "print", "params": {"text": block}}]
-            print(
-                json.dumps(
-                    {"post": post.key, "platform": args.platform, "calls": calls},
-                    ensure_ascii=False,
-                )
-            )
+            line = {"post": post.key, "platform": args.platform, "calls": calls}
+            print(json.dumps(line, ensure_ascii=False))
+        elif args.platform == "console":
+            print(calls[0]["params"]["text"] + "\n")
         else:
-            print(block + "\n")
+            for call in calls:
+                print(
+                    f"{call['method']} {json.dumps(call['params'], ensure_ascii=False, indent=2)}\n"
+                )
     return 0
+
+
+def preview_calls(message: Message, platform: str) -> list[dict[str, Any]]:
+    """The calls a platform would make for `message`; `{chat_id}` stands for each chat."""
+    if platform == "telegram":
+        call = render_telegram(message)
+        return [{"method": call.method, "params": call.params("{chat_id}")}]
+    return [{"method": "print", "params": {"text": render(message)}}]

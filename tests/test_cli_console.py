@@ -17,6 +17,7 @@ from typing import IO
 import pytest
 
 from tests.conftest import REPO
+from tests.telegram_html import visible_text
 from tests.test_cli_check import sokbo
 
 DEADLINE_S = 30.0
@@ -187,3 +188,29 @@ def test_preview_prints_exactly_what_would_be_sent(site: Path) -> None:
     missing = sokbo("preview", "nope", cwd=site)
     assert missing.returncode == 2
     assert "no such post file: nope" in missing.stderr
+
+
+def test_preview_for_telegram_gives_the_bot_api_calls(site: Path) -> None:
+    """`--platform telegram --json`: sendMessage or sendPhoto with HTML Telegram accepts."""
+    (site / "posts" / "photo.md").write_text(
+        "---\ntitle: With a <photo> & more\nimage: https://x.org/p.jpg\n---\nText.\n"
+    )
+    result = sokbo(
+        "preview",
+        "posts/photo.md",
+        "2026-01-01-archive",
+        "--platform",
+        "telegram",
+        "--json",
+        cwd=site,
+    )
+    assert result.returncode == 0, result.stderr
+    photo, text = (json.loads(line) for line in result.stdout.splitlines())
+    assert [call["method"] for call in photo["calls"]] == ["sendPhoto"]
+    assert [call["method"] for call in text["calls"]] == ["sendMessage"]
+    caption = photo["calls"][0]["params"]["caption"]
+    assert visible_text(caption).startswith("With a <photo> & more\n\nText.")
+    assert photo["calls"][0]["params"]["chat_id"] == "{chat_id}"
+    assert (
+        text["calls"][0]["params"]["reply_markup"]["inline_keyboard"][0][0]["text"] == "Read more"
+    )

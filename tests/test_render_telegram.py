@@ -1,0 +1,138 @@
+"""The Telegram renderer: exact HTML for realistic posts, and properties for any post."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import regex
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.model import Message, PushKind
+from bot.render.telegram import MAX_CAPTION, MAX_TEXT, hashtag, render
+from bot.render.text import clean_text
+from tests.telegram_html import ParseError, length, visible_text
+
+SEOUL = timezone(timedelta(hours=9))
+GRAPHEMES = regex.compile(r"\X")
+
+
+def message(**changes: object) -> Message:
+    """A Korean news push with an image."""
+    fields: dict[str, object] = {
+        "key": "2024-07-13-2925", "kind": PushKind.ALERT, "title": "한미동맹, 여야 모두 <탄탄한> 지지 & 기반",
+        "excerpt": "미국 대선, 한미동맹, 푸틴 방북 등 다양한 이슈가 혼재된 논란이 끊이지 않고 있다.",
+        "url": "https://news.example.com/news/2925.html?utm_source=tg&a=\"b\"", "image_url": "https://news.example.com/a.jpg",
+        "image_file": None, "categories": ("News", "한미 관계", "2024"), "date": datetime(2024, 7, 13, 9, 30, tzinfo=SEOUL),
+        "site_name": "koreablockchain", "language": "ko",
+    }  # fmt: skip
+    fields.update(changes)
+    return Message(**fields)  # type: ignore[arg-type]
+
+
+def test_a_photo_with_a_caption() -> None:
+    """An image post is sendPhoto: bold linked title, excerpt, hashtags, a Read more button."""
+    call = render(message())
+    assert call.method == "sendPhoto"
+    assert call.params(-100123) == {
+        "chat_id": -100123,
+        "parse_mode": "HTML",
+        "photo": "https://news.example.com/a.jpg",
+        "caption": '<b><a href="https://news.example.com/news/2925.html?utm_source=tg&amp;a=&quot;b&quot;">'
+        "한미동맹, 여야 모두 &lt;탄탄한&gt; 지지 &amp; 기반</a></b>\n\n"
+        "미국 대선, 한미동맹, 푸틴 방북 등 다양한 이슈가 혼재된 논란이 끊이지 않고 있다.\n\n#News #한미_관계",
+        "reply_markup": {
+            "inline_keyboard": [
+                [
+                    {
+                        "text": "기사 보기",
+                        "url": 'https://news.example.com/news/2925.html?utm_source=tg&a="b"',
+                    }
+                ]
+            ]
+        },
+    }
+
+
+def test_a_text_post_with_a_link_preview_in_a_forum_topic() -> None:
+    """No image: sendMessage with a link preview; topic and silence pass through."""
+    call = render(message(image_url=None, language="en"))
+    params = call.params("@channel", thread_id=7, silent=True)
+    assert call.method == "sendMessage"
+    assert params["link_preview_options"] == {
+        "url": 'https://news.example.com/news/2925.html?utm_source=tg&a="b"',
+        "prefer_large_media": True,
+    }
+    assert params["message_thread_id"] == 7
+    assert params["disable_notification"] is True
+    assert params["reply_markup"]["inline_keyboard"][0][0]["text"] == "Read more"
+    assert render(message(image_url=None)).params(1, link_preview=False)[
+        "link_preview_options"
+    ] == {"is_disabled": True}
+
+
+def test_a_local_image_is_an_upload() -> None:
+    """A checked local file is uploaded (attach://), even when a URL exists."""
+    params = render(message(image_file="/site/assets/a.png")).params(1)
+    assert params["photo"] == "attach:///site/assets/a.png"
+
+
+def test_the_text_fallback_for_a_refused_image() -> None:
+    """The same post without its photo goes as text, with the 4,096 limit."""
+    call = render(message(excerpt="말 " * 3000), with_photo=False)
+    assert call.method == "sendMessage"
+    assert MAX_CAPTION < length(call.text) <= MAX_TEXT
+
+
+@pytest.mark.parametrize(
+    ("category", "tag"),
+    [("News", "#News"), ("한미 관계", "#한미_관계"), ("C++ / Rust", "#C_Rust"), ("2024", None), ("!!!", None),
+     ("Café-Bar", "#Café_Bar"), ("وبلاگ", "#وبلاگ")],
+)  # fmt: skip
+def test_hashtags_are_valid_for_telegram(category: str, tag: str | None) -> None:
+    """Letters, digits and underscores only, never digits alone."""
+    assert hashtag(category) == tag
+
+
+def test_a_long_excerpt_is_cut_to_the_caption_limit() -> None:
+    """The excerpt gives way; the title and tags stay; the cut ends in "…"."""
+    call = render(message(excerpt="한미동맹은 굳건하다. " * 200))
+    text = visible_text(call.text)
+    assert length(call.text) <= MAX_CAPTION
+    assert text.startswith("한미동맹, 여야 모두 <탄탄한> 지지 & 기반\n\n")
+    assert text.endswith("…\n\n#News #한미_관계")
+
+
+@given(
+    title=st.text(min_size=1, max_size=600),
+    excerpt=st.text(max_size=6000),
+    categories=st.lists(st.text(max_size=30), max_size=40),
+    photo=st.booleans(),
+)
+def test_any_post_renders_to_html_telegram_accepts_within_the_limit(
+    title: str, excerpt: str, categories: list[str], photo: bool
+) -> None:
+    """Whatever the post says, the HTML parses, fits, and cuts only between graphemes."""
+    call = render(message(title=title, excerpt=excerpt, categories=tuple(categories),
+                          image_url="https://x.org/a.jpg" if photo else None))  # fmt: skip
+    try:
+        shown = visible_text(call.text)
+    except ParseError as error:  # pragma: no cover - the failure message is the point
+        raise AssertionError(f"Telegram would refuse: {error}\n{call.text}") from None
+    assert length(call.text) <= (MAX_CAPTION if photo else MAX_TEXT)
+    parts = shown.split("\n\n")
+    assert is_cut_of(parts[0], clean_text(title))
+    if clean_text(excerpt) and len(parts) > 1 and not parts[1].startswith("#"):
+        assert is_cut_of(parts[1], clean_text(excerpt))
+
+
+def is_cut_of(shown: str, original: str) -> bool:
+    """`shown` is `original`, or its first whole graphemes followed by "…"."""
+    if shown == original:
+        return True
+    head = shown.removesuffix("…")
+    boundaries = {0}
+    for match in GRAPHEMES.finditer(original):
+        boundaries.add(match.end())
+    return shown.endswith("…") and original.startswith(head) and len(head) in boundaries

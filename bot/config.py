@@ -98,6 +98,38 @@ class BotSettings(_Frozen):
     settle_seconds: Annotated[float, Field(ge=0, le=10)] = 0.3
 
 
+class TelegramChannel(_Frozen):
+    """`[[telegram.channels]]`: a chat that always gets pushes, set here rather than by command."""
+
+    chat_id: int | str  # a numeric id, or @channelusername
+    categories: tuple[str, ...] = ()
+    thread_id: int | None = None  # a forum topic
+    silent: bool = False
+    link_preview: bool = True
+    language: Literal["ko", "en"] | None = None
+
+    @field_validator("categories", mode="before")
+    @classmethod
+    def _list_to_tuple(cls, value: object) -> object:
+        return tuple(value) if isinstance(value, list) else value
+
+
+class TelegramSettings(_Frozen):
+    """`[telegram]`: the Bot API server, admins, notices and static channels."""
+
+    api_url: str = "https://api.telegram.org/bot"  # python-telegram-bot's base_url; token appended
+    api_file_url: str = "https://api.telegram.org/file/bot"  # its base_file_url
+    admins: tuple[int, ...] = ()  # Telegram user ids of the bot's admins
+    notify_chat: int | str | None = None  # where admin notices go
+    channels: tuple[TelegramChannel, ...] = ()
+    per_second: Annotated[float, Field(gt=0, le=30)] = 28.5  # overall pace, below the 30/s limit
+
+    @field_validator("admins", "channels", mode="before")
+    @classmethod
+    def _list_to_tuple(cls, value: object) -> object:
+        return tuple(value) if isinstance(value, list) else value
+
+
 class Secrets(_Frozen):
     """Platform tokens, from the environment only; their repr never shows them."""
 
@@ -110,6 +142,7 @@ class Config(_Frozen):
 
     site: SiteConfig = SiteConfig()
     bot: BotSettings = BotSettings()
+    telegram: TelegramSettings = TelegramSettings()
     secrets: Secrets = Secrets()
     source: Path | None = None  # the file it was read from, if any
 

@@ -11,7 +11,7 @@ from typing import Protocol
 
 from bot.clock import Clock, sleep_or
 from bot.config import Config
-from bot.errors import RateLimited, Rejected, Scope, SendError, TargetGone, Transient
+from bot.errors import RateLimited, Rejected, Scope, SendError, TargetGone, TargetMoved, Transient
 from bot.model import DeliveryStatus, Message, MessageRef, PostState, PushKind, Target
 from bot.outbox import Job, Outbox
 from bot.render.message import to_message
@@ -168,6 +168,18 @@ class Delivery:
         if isinstance(error, TargetGone):
             await self.outbox.target_gone(job, error=str(error), now=now)
             log.warning("target gone %s: %s", where, error)
+            return
+        if isinstance(error, TargetMoved):  # follow it and send again at once, uncounted
+            await self.outbox.move_target(job.target, error.address)
+            await self.outbox.failed(
+                job,
+                status=DeliveryStatus.RETRY,
+                error=str(error),
+                now=now,
+                retry_at=now,
+                counts=False,
+            )
+            log.info("target moved %s: %s", where, error)
             return
         if isinstance(error, RateLimited) and error.scope is Scope.PLATFORM:
             self.held_until[job.target.platform] = now + error.after

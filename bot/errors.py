@@ -6,6 +6,7 @@ BotError
 └── SendError     a platform call that did not succeed, by what to do about it
     ├── RateLimited(after, scope)  wait as told; not a failed attempt
     ├── TargetGone                 blocked, kicked, deleted: deactivate the target
+    ├── TargetMoved(address)       a group became a supergroup: follow it and send again
     ├── Rejected                   the platform refused this message: do not retry it
     ├── Unknown                    timed out: maybe delivered; retry, and count it
     └── Transient                  5xx, network: retry with backoff, and count it
@@ -58,6 +59,14 @@ class RateLimited(SendError):
 
 class TargetGone(SendError):
     """The target can no longer be reached (blocked, kicked, deleted)."""
+
+
+class TargetMoved(SendError):
+    """The target lives at a new address now (a Telegram group migrated to a supergroup)."""
+
+    def __init__(self, address: str) -> None:
+        super().__init__(f"moved to {address}")
+        self.address = address
 
 
 class Rejected(SendError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -99,6 +100,12 @@ class Target:
     language: str | None = None
     categories: tuple[str, ...] = ()  # empty: every post
     is_static: bool = False
+    kind: str = ""  # the platform's word for it: private, group, supergroup, channel …
+    options: str = "{}"  # JSON of the platform's own options (forum topic, silent, …)
+
+    def option(self, name: str, default: object = None) -> object:
+        """One of the target's platform options."""
+        return json.loads(self.options).get(name, default)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -66,16 +66,28 @@ class Outbox:
         now: datetime,
         language: str | None = None,
         is_static: bool = False,
+        kind: str = "",
+        options: Mapping[str, object] | None = None,
     ) -> Target:
         """Subscribe a chat to every post (no categories) or to more categories; reactivate it."""
         names = list(dict.fromkeys(categories)) or [""]
         statements: list[tuple[str, Sequence[object]]] = [
             (
-                "INSERT INTO targets (platform, address, language, is_static, created_at) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (platform, address) DO UPDATE SET "
-                "is_active = 1, language = coalesce(excluded.language, language), "
-                "is_static = max(is_static, excluded.is_static)",
-                (platform, address, language, int(is_static), stamp(now)),
+                "INSERT INTO targets (platform, address, language, is_static, kind, options, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (platform, address) DO "
+                "UPDATE SET is_active = 1, language = coalesce(excluded.language, language), "
+                "is_static = max(is_static, excluded.is_static), "
+                "kind = coalesce(nullif(excluded.kind, ''), kind), "
+                "options = CASE WHEN excluded.is_static THEN excluded.options ELSE options END",
+                (
+                    platform,
+                    address,
+                    language,
+                    int(is_static),
+                    kind,
+                    json.dumps(dict(options or {})),
+                    stamp(now),
+                ),
             )
         ]
         target_id = "(SELECT id FROM targets WHERE platform = ? AND address = ?)"
@@ -119,6 +131,27 @@ class Outbox:
             row = await cursor.fetchone()
         assert row is not None  # just written
         return _target(row)
+
+    async def move_target(self, target: Target, address: str) -> None:
+        """Follow a chat to its new address (a migrated group), keeping its subscriptions."""
+        await self._write([("UPDATE targets SET address = ? WHERE id = ?", (address, target.id))])
+
+    async def deactivate(self, platform: str, address: str, *, error: str, now: datetime) -> None:
+        """Stop sending to a chat that removed the bot; its unsent rows are rejected."""
+        await self._write(
+            [
+                (
+                    "UPDATE targets SET is_active = 0 WHERE platform = ? AND address = ?",
+                    (platform, address),
+                ),
+                (
+                    "UPDATE outbox SET status = 'rejected', last_error = ?, updated_at = ? "
+                    "WHERE status IN ('pending', 'retry') AND target_id = "
+                    "(SELECT id FROM targets WHERE platform = ? AND address = ?)",
+                    (error[:500], stamp(now), platform, address),
+                ),
+            ]
+        )
 
     async def unsubscribe(self, platform: str, address: str, categories: Sequence[str]) -> None:
         """Remove some categories, or (none given) every subscription of a chat."""
@@ -405,7 +438,7 @@ class Outbox:
 
 
 _TARGETS_ANY = (
-    "SELECT t.id, t.platform, t.address, t.language, t.is_static, "
+    "SELECT t.id, t.platform, t.address, t.language, t.is_static, t.kind, t.options, "
     "group_concat(s.category, char(31)) AS categories FROM targets t "
     "LEFT JOIN subscriptions s ON s.target_id = t.id"
 )
@@ -413,7 +446,7 @@ _TARGETS = _TARGETS_ANY.replace("LEFT JOIN", "JOIN")
 
 
 def _target(row: sqlite3.Row | tuple[object, ...]) -> Target:
-    target_id, platform, address, language, is_static, categories = tuple(row)
+    target_id, platform, address, language, is_static, kind, options, categories = tuple(row)
     names = tuple(name for name in str(categories or "").split("\x1f") if name)
     return Target(
         int(str(target_id)),
@@ -422,6 +455,8 @@ def _target(row: sqlite3.Row | tuple[object, ...]) -> Target:
         None if language is None else str(language),
         names,
         bool(is_static),
+        str(kind or ""),
+        str(options or "{}"),
     )
 
 

@@ -21,16 +21,16 @@ class Pacer:
         self._next: datetime | None = None
         self._next_by_key: dict[str, datetime] = {}
 
-    def reserve(self, key: str) -> datetime:
-        """Take the earliest free slot for `key` and return when it is."""
+    def reserve(self, key: str, *, interval: timedelta | None = None) -> datetime:
+        """Take the earliest free slot for `key` (spaced by `interval`, if given) and return it."""
         now = self.clock.now()
         slot = max(now, self._next or now, self._next_by_key.get(key, now))
         self._next = slot + self.spacing
-        self._next_by_key[key] = slot + self.interval
+        self._next_by_key[key] = slot + (self.interval if interval is None else interval)
         return slot
 
-    async def wait(self, key: str) -> None:
+    async def wait(self, key: str, *, interval: timedelta | None = None) -> None:
         """Wait for this send's slot."""
-        delay = (self.reserve(key) - self.clock.now()).total_seconds()
+        delay = (self.reserve(key, interval=interval) - self.clock.now()).total_seconds()
         if delay > 0:
             await self.clock.sleep(delay)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,6 +11,9 @@ import pytest
 from bot.config import SiteConfig
 from bot.model import Post
 from bot.posts import parse_post
+
+# python-telegram-bot 22 gives RetryAfter.retry_after as a timedelta (not a deprecated int) with this.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 REPO = Path(__file__).resolve().parents[1]

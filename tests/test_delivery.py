@@ -364,9 +364,9 @@ class RecordingPacer(Pacer):
         super().__init__(clock, per_second=2, interval=timedelta(seconds=5))
         self.slots: list[tuple[str, datetime]] = []
 
-    def reserve(self, key: str) -> datetime:
+    def reserve(self, key: str, *, interval: timedelta | None = None) -> datetime:
         """Reserve as usual, and note it."""
-        slot = super().reserve(key)
+        slot = super().reserve(key, interval=interval)
         self.slots.append((key, slot))
         return slot
 

@@ -1,0 +1,181 @@
+"""Telegram through python-telegram-bot: delivery's Platform, and its errors translated."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram import Message as TelegramReply
+from telegram.constants import ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+
+from bot.clock import Clock
+from bot.config import TelegramSettings
+from bot.errors import RateLimited, Rejected, SendError, TargetGone, TargetMoved, Transient, Unknown
+from bot.model import Message, MessageRef, Target
+from bot.ratelimit import Pacer
+from bot.render.telegram import TelegramMessage, render
+
+NAME = "telegram"
+PRIVATE_INTERVAL = timedelta(seconds=1)  # Bot API FAQ: about one message a second per chat
+GROUP_INTERVAL = timedelta(seconds=3)  # … and 20 a minute in a group or channel
+GROUP_KINDS = frozenset({"group", "supergroup", "channel"})
+# What Telegram says when it cannot use an image; the post then goes as text.
+IMAGE_REFUSALS = (
+    "wrong file identifier/http url specified",
+    "failed to get http url content",
+    "wrong type of the web page content",
+    "image_process_failed",
+    "photo_invalid_dimensions",
+    "wrong remote file identifier",
+)
+NOT_MODIFIED = "message is not modified"
+
+log = logging.getLogger(__name__)
+
+
+def translate(error: TelegramError) -> SendError:  # noqa: PLR0911 - one return per error kind
+    """Map a python-telegram-bot error to what delivery does about it.
+
+    Order matters: the library nests BadRequest and TimedOut under NetworkError.
+    """
+    if isinstance(error, ChatMigrated):
+        return TargetMoved(str(error.new_chat_id))
+    if isinstance(error, RetryAfter):
+        after = error.retry_after
+        return RateLimited(after if isinstance(after, timedelta) else timedelta(seconds=after))
+    if isinstance(error, Forbidden):
+        return TargetGone(error.message)
+    if isinstance(error, BadRequest):
+        if "chat not found" in error.message.lower():
+            return TargetGone(error.message)
+        return Rejected(error.message)
+    if isinstance(error, TimedOut):
+        return Unknown(error.message)
+    if isinstance(error, NetworkError):
+        return Transient(error.message)
+    return Rejected(error.message)
+
+
+def _is_image_refusal(error: TelegramError) -> bool:
+    return isinstance(error, BadRequest) and any(s in error.message.lower() for s in IMAGE_REFUSALS)
+
+
+class TelegramPlatform:
+    """Sends posts as native Telegram messages, paced under the Bot API's limits."""
+
+    name = NAME
+
+    def __init__(self, bot: Bot, settings: TelegramSettings, clock: Clock) -> None:
+        self.bot = bot
+        self.pacer = Pacer(clock, per_second=settings.per_second, interval=PRIVATE_INTERVAL)
+        self._file_ids: dict[str, str] = {}  # a local image uploaded once, reused for every chat
+        self._refused: set[str] = set()  # images Telegram would not take: it remembers for days
+
+    async def ready(self, target: Target) -> None:
+        """Wait for this chat's slot: 28.5/s overall, 1/s per chat, 20/min per group."""
+        interval = GROUP_INTERVAL if target.kind in GROUP_KINDS else None
+        await self.pacer.wait(target.address, interval=interval)
+
+    async def send(self, target: Target, message: Message) -> MessageRef:
+        """Send a photo and caption, or text with a link preview; text too if the image fails."""
+        image = message.image_file or message.image_url
+        call = render(message, with_photo=image not in self._refused)
+        try:
+            sent = await self._send(call, target)
+        except TelegramError as error:
+            if not (call.method == "sendPhoto" and _is_image_refusal(error)):
+                raise translate(error) from None
+            log.info("image refused post=%s (%s): sent as text", message.key, error.message)
+            self._refused.add(str(image))
+            call = render(message, with_photo=False)
+            try:
+                sent = await self._send(call, target)
+            except TelegramError as retry_error:
+                raise translate(retry_error) from None
+        kind = "photo" if call.method == "sendPhoto" else "text"
+        return MessageRef(NAME, target.address, f"{sent.message_id}:{kind}")
+
+    async def _send(self, call: TelegramMessage, target: Target) -> TelegramReply:
+        chat_id = _chat_id(target.address)
+        thread = target.option("thread_id")
+        common: dict[str, Any] = {
+            "chat_id": chat_id,
+            "parse_mode": ParseMode.HTML,
+            "reply_markup": _button(call),
+            "message_thread_id": thread if isinstance(thread, int) else None,
+            "disable_notification": bool(target.option("silent", False)),
+        }
+        if call.method == "sendMessage":
+            preview = (
+                LinkPreviewOptions(url=call.link_url, prefer_large_media=True)
+                if target.option("link_preview", True)
+                else LinkPreviewOptions(is_disabled=True)
+            )
+            return await self.bot.send_message(
+                text=call.text, link_preview_options=preview, **common
+            )
+        if call.photo_file is None:
+            assert call.photo is not None  # a sendPhoto has one or the other
+            return await self.bot.send_photo(photo=call.photo, caption=call.text, **common)
+        cached = self._file_ids.get(call.photo_file)
+        if cached is not None:
+            return await self.bot.send_photo(photo=cached, caption=call.text, **common)
+        with Path(call.photo_file).open("rb") as image:
+            sent = await self.bot.send_photo(photo=image, caption=call.text, **common)
+        if sent.photo:
+            self._file_ids[call.photo_file] = sent.photo[-1].file_id
+        return sent
+
+    async def edit(self, ref: MessageRef, message: Message) -> None:
+        """Edit a sent message's caption or text; "not modified" is success."""
+        message_id, _, kind = ref.message_id.partition(":")
+        call = render(message, with_photo=kind == "photo")
+        markup = InlineKeyboardMarkup(
+            [[InlineKeyboardButton(call.button_text, url=call.button_url)]]
+        )
+        chat_id = _chat_id(ref.address)
+        try:
+            if kind == "photo":
+                await self.bot.edit_message_caption(
+                    chat_id=chat_id, message_id=int(message_id), caption=call.text,
+                    parse_mode=ParseMode.HTML, reply_markup=markup,
+                )  # fmt: skip
+            else:
+                await self.bot.edit_message_text(
+                    chat_id=chat_id, message_id=int(message_id), text=call.text,
+                    parse_mode=ParseMode.HTML, reply_markup=markup,
+                )  # fmt: skip
+        except TelegramError as error:
+            if isinstance(error, BadRequest) and NOT_MODIFIED in error.message.lower():
+                return
+            raise translate(error) from None
+
+    async def delete(self, ref: MessageRef, message: Message) -> None:
+        """Delete a sent message (a retraction)."""
+        del message
+        message_id = int(ref.message_id.partition(":")[0])
+        try:
+            await self.bot.delete_message(chat_id=_chat_id(ref.address), message_id=message_id)
+        except TelegramError as error:
+            raise translate(error) from None
+
+
+def _button(call: TelegramMessage) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[InlineKeyboardButton(call.button_text, url=call.button_url)]])
+
+
+def _chat_id(address: str) -> int | str:
+    """A numeric chat id, or an @username as it is."""
+    return int(address) if address.lstrip("-").isdigit() else address

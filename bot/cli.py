@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from telegram.ext import ApplicationBuilder
+
 from bot import __version__
 from bot.check import Status, classify, shown_path, summary
 from bot.clock import SystemClock
@@ -24,6 +26,9 @@ from bot.instance import AlreadyRunning, single_instance
 from bot.model import Message, PushKind
 from bot.outbox import Outbox
 from bot.platforms.console import ADDRESS, ConsolePlatform, console_caller, read_commands
+from bot.platforms.telegram import NAME as TELEGRAM
+from bot.platforms.telegram import TelegramPlatform
+from bot.platforms.telegram_chats import AnyApplication, TelegramChats
 from bot.render.console import render
 from bot.render.message import to_message
 from bot.render.telegram import render as render_telegram
@@ -90,6 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
     )
     logging.getLogger("watchfiles").setLevel(logging.WARNING)  # it logs every batch at INFO
+    for chatty in ("httpx", "httpcore"):  # per-request lines, and the Bot API's carry the token
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         config = load_config(_config_path(args.config), os.environ)
         status: int = args.handler(args, config)
@@ -166,13 +173,13 @@ async def serve(config: Config, clock: SystemClock, *, with_console: bool) -> No
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    platforms: dict[str, Platform] = {}  # Telegram and Discord plug in here
-    for name, token in (
-        ("Telegram", config.secrets.telegram_token),
-        ("Discord", config.secrets.discord_token),
-    ):
-        if token is not None:
-            log.warning("a %s token is set, but this sokbo has no %s support yet", name, name)
+    platforms: dict[str, Platform] = {}
+    application = None
+    if config.secrets.telegram_token is not None:
+        application = telegram_application(config)
+        platforms[TELEGRAM] = TelegramPlatform(application.bot, config.telegram, clock)
+    if config.secrets.discord_token is not None:
+        log.warning("a Discord token is set, but this sokbo has no Discord support yet")
     console = ConsolePlatform(sys.stdout)
     if with_console or not platforms:
         platforms[console.name] = console
@@ -191,17 +198,25 @@ async def serve(config: Config, clock: SystemClock, *, with_console: bool) -> No
             snapshots = watch_folder(
                 view, clock=clock, rescan_s=config.bot.rescan_seconds, stop=stop
             )
-            async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(tracker.follow(snapshots))
-                tasks.create_task(tracker.keep_time(stop))
-                tasks.create_task(delivery.run(stop))
-                tasks.create_task(_banner(tracker, store, config, stop))
-                if console.name in platforms:
-                    caller = console_caller(language)
-                    reader = read_commands(
-                        sys.stdin, commands, console, caller, ready=tracker.synced, stop=stop
-                    )
-                    tasks.create_task(reader)
+            chats = None
+            if application is not None:
+                chats = TelegramChats(application, commands, delivery.outbox, config, clock)
+                await chats.start()
+            try:
+                async with asyncio.TaskGroup() as tasks:
+                    tasks.create_task(tracker.follow(snapshots))
+                    tasks.create_task(tracker.keep_time(stop))
+                    tasks.create_task(delivery.run(stop))
+                    tasks.create_task(_banner(tracker, store, config, stop))
+                    if console.name in platforms:
+                        caller = console_caller(language)
+                        reader = read_commands(
+                            sys.stdin, commands, console, caller, ready=tracker.synced, stop=stop
+                        )
+                        tasks.create_task(reader)
+            finally:
+                if chats is not None:
+                    await chats.stop()
     log.info("sokbo stopped")
 
 
@@ -248,6 +263,20 @@ def _existing_database(config: Config) -> Path:
     if not database.exists():
         raise UsageError(f"no database at {database} yet: `sokbo run` creates it")
     return database
+
+
+def telegram_application(config: Config) -> AnyApplication:
+    """The python-telegram-bot Application: our API server, our pacing, updates in parallel."""
+    token = config.secrets.telegram_token
+    assert token is not None  # only built when there is one
+    return (
+        ApplicationBuilder()
+        .token(token.get_secret_value())
+        .base_url(config.telegram.api_url)
+        .base_file_url(config.telegram.api_file_url)
+        .concurrent_updates(True)
+        .build()
+    )
 
 
 def run_admin(args: argparse.Namespace, config: Config) -> int:

@@ -43,6 +43,7 @@ class Caller:
     is_private: bool = True
     is_chat_admin: bool = False
     is_bot_admin: bool = False
+    chat_kind: str = ""  # the platform's word for the chat: private, group, channel …
 
 
 def parse_command(text: str, *, bot_name: str | None = None) -> Command | None:
@@ -165,8 +166,9 @@ class Commands:
     async def _subscribe(self, args: str, caller: Caller) -> Reply:
         names = self._category_names(args)
         await self.outbox.subscribe(
-            caller.platform, caller.chat, names, now=self.clock.now(), language=caller.language
-        )
+            caller.platform, caller.chat, names, now=self.clock.now(),
+            language=caller.language, kind=caller.chat_kind,
+        )  # fmt: skip
         if names:
             return Reply((t("subscribed_some", caller.language, names=", ".join(names)),))
         return Reply((t("subscribed_all", caller.language),))

@@ -1,0 +1,169 @@
+"""Telegram updates: commands in and replies out through the core; chats followed as they change."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from telegram import BotCommand, Chat, Message, Update, User
+from telegram.constants import ChatMemberStatus, ChatType
+from telegram.error import TelegramError
+from telegram.ext import Application, ChatMemberHandler, ContextTypes, MessageHandler, filters
+
+from bot.clock import Clock
+from bot.commands import SUBSCRIPTION_COMMANDS, Caller, Commands, parse_command
+from bot.config import Config
+from bot.i18n import language_of
+from bot.outbox import Outbox
+from bot.platforms.telegram import NAME
+
+ALLOWED_UPDATES = ["message", "channel_post", "my_chat_member"]  # edited messages never re-run
+MENU = {  # setMyCommands, per language (the default menu is English)
+    "en": [
+        ("latest", "the newest posts"),
+        ("categories", "the categories"),
+        ("category", "the newest posts in a category"),
+        ("subscribe", "get alerts in this chat"),
+        ("unsubscribe", "stop alerts"),
+        ("subscriptions", "what this chat gets"),
+        ("help", "help"),
+    ],
+    "ko": [
+        ("latest", "최신 글"),
+        ("categories", "카테고리 목록"),
+        ("category", "카테고리의 최신 글"),
+        ("subscribe", "이 채팅에서 알림 받기"),
+        ("unsubscribe", "알림 끄기"),
+        ("subscriptions", "이 채팅이 받는 알림"),
+        ("help", "도움말"),
+    ],
+}
+ADMIN_STATUSES = frozenset({ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER})
+GONE_STATUSES = frozenset({ChatMemberStatus.LEFT, ChatMemberStatus.BANNED})
+
+log = logging.getLogger(__name__)
+
+Context = ContextTypes.DEFAULT_TYPE
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+
+
+class TelegramChats:
+    """Runs the Application's polling under sokbo's own task group, and answers chats."""
+
+    def __init__(
+        self, app: AnyApplication, commands: Commands, outbox: Outbox, config: Config, clock: Clock
+    ) -> None:
+        self.app = app
+        self.commands = commands
+        self.outbox = outbox
+        self.config = config
+        self.clock = clock
+        command_updates = filters.COMMAND & (
+            filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
+        )
+        app.add_handler(MessageHandler(command_updates, self.on_command, block=False))
+        app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, self.on_migrate, block=False))
+        app.add_handler(
+            ChatMemberHandler(self.on_membership, ChatMemberHandler.MY_CHAT_MEMBER, block=False)
+        )
+
+    async def start(self) -> None:
+        """Connect, register the menu and the static channels, and start polling."""
+        await self.app.initialize()
+        for language, entries in MENU.items():
+            menu = [BotCommand(name, text) for name, text in entries]
+            await self.app.bot.set_my_commands(
+                menu, language_code=None if language == "en" else language
+            )
+        for channel in self.config.telegram.channels:
+            options = {
+                "thread_id": channel.thread_id,
+                "silent": channel.silent,
+                "link_preview": channel.link_preview,
+            }
+            await self.outbox.subscribe(
+                NAME, str(channel.chat_id), channel.categories, now=self.clock.now(),
+                language=channel.language, is_static=True, kind="channel", options=options,
+            )  # fmt: skip
+        await self.app.start()
+        assert self.app.updater is not None  # built with one
+        await self.app.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
+        log.info("telegram: polling as @%s", self.app.bot.username)
+
+    async def stop(self) -> None:
+        """Stop polling and close the connection."""
+        if self.app.updater is not None and self.app.updater.running:
+            await self.app.updater.stop()
+        if self.app.running:
+            await self.app.stop()
+        await self.app.shutdown()
+
+    async def on_command(self, update: Update, context: Context) -> None:
+        """Answer a command through the core, in the user's language."""
+        message, chat = update.effective_message, update.effective_chat
+        if message is None or chat is None or not message.text:
+            return
+        command = parse_command(message.text, bot_name=context.bot.username)
+        if command is None:
+            return
+        user = update.effective_user
+        is_chat_admin = command.name in SUBSCRIPTION_COMMANDS and await self._is_chat_admin(
+            chat, user, message
+        )
+        caller = Caller(
+            platform=NAME,
+            chat=str(chat.id),
+            user=str(user.id if user else chat.id),
+            language=language_of(user.language_code if user else None, self.config.bot.language),
+            is_private=chat.type == ChatType.PRIVATE,
+            is_chat_admin=is_chat_admin,
+            is_bot_admin=user is not None and user.id in self.config.telegram.admins,
+            chat_kind=str(chat.type),
+        )
+        reply = await self.commands.handle(command, caller)
+        try:
+            await context.bot.send_message(
+                chat.id,
+                reply.text,
+                reply_to_message_id=message.message_id,
+                message_thread_id=message.message_thread_id,
+            )
+        except TelegramError as error:
+            log.warning("telegram: could not reply in chat %s: %s", chat.id, error)
+
+    async def _is_chat_admin(self, chat: Chat, user: User | None, message: Message) -> bool:
+        """Private chats and channel posts: yes; in a group, ask (an anonymous admin counts)."""
+        if chat.type in (ChatType.PRIVATE, ChatType.CHANNEL):
+            return True
+        if message.sender_chat is not None and message.sender_chat.id == chat.id:
+            return True  # an anonymous administrator writes as the group itself
+        if user is None:
+            return False
+        try:
+            member = await chat.get_member(user.id)
+        except TelegramError as error:
+            log.warning("telegram: could not check admins of %s: %s", chat.id, error)
+            return False
+        return member.status in ADMIN_STATUSES
+
+    async def on_membership(self, update: Update, context: Context) -> None:
+        """The bot removed or banned from a chat: stop sending there."""
+        del context
+        change = update.my_chat_member
+        if change is not None and change.new_chat_member.status in GONE_STATUSES:
+            now: datetime = self.clock.now()
+            await self.outbox.deactivate(
+                NAME, str(change.chat.id), error="the bot was removed", now=now
+            )
+            log.info("telegram: removed from chat %s; it gets no more pushes", change.chat.id)
+
+    async def on_migrate(self, update: Update, context: Context) -> None:
+        """A group became a supergroup: its subscription moves with it."""
+        del context
+        message = update.effective_message
+        if message is None or message.migrate_to_chat_id is None:
+            return
+        target = await self.outbox.target(NAME, str(message.chat.id))
+        if target is not None:
+            await self.outbox.move_target(target, str(message.migrate_to_chat_id))

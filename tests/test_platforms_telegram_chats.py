@@ -1,0 +1,243 @@
+"""Telegram updates end to end: the real Application polls the fake Bot API; sokbo answers."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from bot.cli import telegram_application
+from bot.clock import SystemClock
+from bot.commands import Commands
+from bot.config import Config, Secrets, SiteConfig, TelegramSettings
+from bot.delivery import Delivery
+from bot.model import NewPush, PostState, PushKind, Record
+from bot.platforms.telegram import TelegramPlatform
+from bot.platforms.telegram_chats import TelegramChats
+from bot.publish import Plan
+from bot.store import Store
+from tests.fake_telegram import BOT, FakeTelegram
+from tests.fakes import until
+from tests.telegram_html import visible_text
+from tests.test_publish import post
+from tests.test_store import rows
+
+ADMIN_ID = 999
+MESSAGE_IDS = itertools.count(1000)
+
+
+def command(
+    chat: dict[str, Any],
+    text: str,
+    *,
+    user_id: int = 111,
+    language: str = "ko",
+    sender_chat: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A message update carrying a command, as Telegram sends it."""
+    name_length = len(text.split(maxsplit=1)[0])
+    message: dict[str, Any] = {
+        "message_id": next(MESSAGE_IDS), "date": 1_763_780_000, "chat": chat, "text": text,
+        "from": {"id": user_id, "is_bot": False, "first_name": "Reader", "language_code": language},
+        "entities": [{"type": "bot_command", "offset": 0, "length": name_length}],
+    }  # fmt: skip
+    if sender_chat is not None:
+        message["sender_chat"] = sender_chat
+    return {"message": message}
+
+
+PRIVATE = {"id": 111, "type": "private", "first_name": "Reader"}
+GROUP = {"id": -2001, "type": "supergroup", "title": "Newsroom"}
+
+
+@dataclass
+class Live:
+    """The fake API, the store, and sokbo's Telegram side running."""
+
+    api: FakeTelegram
+    store: Store
+    database: Path
+
+    def replies(self, chat_id: int) -> list[str]:
+        """Texts the bot sent to a chat with sendMessage."""
+        return [
+            call["text"]
+            for call in self.api.calls("sendMessage")
+            if int(call["chat_id"]) == chat_id
+        ]
+
+    async def ask(self, update: dict[str, Any], chat_id: int, count: int = 1) -> list[str]:
+        """Send an update and wait for `count` more replies in that chat."""
+        before = len(self.replies(chat_id))
+        self.api.push_update(update)
+        await until(lambda: len(self.replies(chat_id)) >= before + count)
+        return self.replies(chat_id)[before:]
+
+
+@asynccontextmanager
+async def live(tmp_path: Path, **telegram: object) -> AsyncIterator[Live]:
+    """Run the Application's polling and delivery against the fake Bot API."""
+    api = FakeTelegram()
+    await api.start()
+    settings = TelegramSettings.model_validate(
+        {
+            "api_url": api.url,
+            "api_file_url": api.url.replace("/bot", "/file/bot"),
+            "admins": [ADMIN_ID],
+            **telegram,
+        }
+    )
+    config = Config(
+        site=SiteConfig(url="https://news.example.com", name="Test News"),
+        telegram=settings,
+        secrets=Secrets(telegram_token=SecretStr(api.token)),
+    )
+    clock = SystemClock()
+    application = telegram_application(config)
+    stop = asyncio.Event()
+    try:
+        async with Store.open(tmp_path / "s.db") as store:
+            record = Record(post("2026-11-22-story", at=clock.now(), categories=("정치",), image_url="https://img.example.com/a.jpg"),
+                            PostState.PUBLISHED, first_seen=clock.now(), is_alerted=True)  # fmt: skip
+            await store.apply(Plan(records=(record,)), (), now=clock.now())
+            delivery = Delivery(
+                store,
+                {"telegram": TelegramPlatform(application.bot, settings, clock)},
+                config,
+                clock,
+            )
+            commands = Commands(store, config, clock, nudge=delivery.nudge)
+            chats = TelegramChats(application, commands, delivery.outbox, config, clock)
+            await chats.start()
+            engine = asyncio.create_task(delivery.run(stop))
+            try:
+                yield Live(api, store, tmp_path / "s.db")
+            finally:
+                stop.set()
+                await engine
+                await chats.stop()
+    finally:
+        await api.stop()
+
+
+async def test_a_reader_subscribes_and_the_next_post_arrives(tmp_path: Path) -> None:
+    """/subscribe in a private chat, then a new post: photo, caption and button arrive."""
+    async with live(tmp_path) as bot:
+        assert await bot.ask(command(PRIVATE, "/subscribe"), 111) == [
+            "이 채팅에서 모든 새 글을 알려 드립니다."
+        ]
+        now = SystemClock().now()
+        fresh = Record(post("2026-11-22-fresh", at=now, title="속보 <단독>", image_url="https://img.example.com/b.jpg"),
+                       PostState.PUBLISHED, first_seen=now, is_alerted=True, pushed_at=now)  # fmt: skip
+        await bot.store.apply(
+            Plan(records=(fresh,), pushes=(NewPush("2026-11-22-fresh", PushKind.ALERT),)),
+            (),
+            now=now,
+        )
+        await until(lambda: len(bot.api.calls("sendPhoto")) == 1)
+        [photo] = bot.api.calls("sendPhoto")
+        assert photo["chat_id"] == "111"
+        assert visible_text(photo["caption"]).startswith("속보 <단독>")
+        assert (
+            photo["reply_markup"]["inline_keyboard"][0][0]["url"]
+            == "https://news.example.com/2026-11-22-fresh/"
+        )
+        assert rows(bot.database, "SELECT platform, address, kind FROM targets") == [
+            ("telegram", "111", "private")
+        ]
+
+
+async def test_commands_answer_in_the_users_language(tmp_path: Path) -> None:
+    """/latest and /category reply in Korean or English by the user's language_code."""
+    async with live(tmp_path) as bot:
+        [latest] = await bot.ask(command(PRIVATE, "/latest", language="en"), 111)
+        assert latest.startswith("Latest posts:")
+        assert "[2026-11-22-story]" in latest
+        [category] = await bot.ask(command(PRIVATE, "/category 정치"), 111)
+        assert category.startswith("정치의 최신 글:")
+        [menu_en, menu_ko] = bot.api.calls("setMyCommands")
+        assert "language_code" not in menu_en
+        assert menu_ko["language_code"] == "ko"
+
+
+async def test_in_a_group_only_admins_subscribe_and_mentions_of_other_bots_are_ignored(
+    tmp_path: Path,
+) -> None:
+    """A member is refused, an admin (asked with getChatMember) or an anonymous admin succeeds."""
+    async with live(tmp_path) as bot:
+        bot.api.members[(-2001, 5)] = "administrator"
+        [refused] = await bot.ask(command(GROUP, "/subscribe", user_id=4, language="en"), -2001)
+        assert refused == "In a group, only the chat's admins can change its subscription."
+        [done] = await bot.ask(
+            command(GROUP, f"/subscribe@{BOT['username']} 정치", user_id=5, language="en"), -2001
+        )
+        assert done == "This chat now gets new posts in: 정치"
+        [anonymous] = await bot.ask(
+            command(GROUP, "/unsubscribe", user_id=1087968824, language="en", sender_chat=GROUP),
+            -2001,
+        )
+        assert anonymous == "This chat gets no more alerts."
+        bot.api.push_update(command(GROUP, "/latest@other_bot", language="en"))
+        await bot.ask(command(GROUP, "/help", language="en"), -2001)
+        assert not any(reply.startswith("Latest posts:") for reply in bot.replies(-2001))
+
+
+async def test_admin_commands_are_for_configured_admins(tmp_path: Path) -> None:
+    """/repost works for a user in telegram.admins and is refused for others."""
+    async with live(tmp_path) as bot:
+        [refused] = await bot.ask(command(PRIVATE, "/repost 2026-11-22-story", language="en"), 111)
+        assert refused == "Only the bot's admins can do that."
+        admin_chat = {"id": ADMIN_ID, "type": "private", "first_name": "Editor"}
+        [queued] = await bot.ask(
+            command(admin_chat, "/repost 2026-11-22-story here", user_id=ADMIN_ID, language="en"),
+            ADMIN_ID,
+        )
+        assert queued == "Reposting 2026-11-22-story here."
+        await until(
+            lambda: any(int(call["chat_id"]) == ADMIN_ID for call in bot.api.calls("sendPhoto"))
+        )
+
+
+async def test_an_edited_command_is_not_run_again(tmp_path: Path) -> None:
+    """Editing a message that held a command never re-runs it."""
+    async with live(tmp_path) as bot:
+        edited = command(PRIVATE, "/subscribe")["message"]
+        bot.api.push_update({"edited_message": {**edited, "edit_date": 1_763_780_100}})
+        await bot.ask(command(PRIVATE, "/help", language="en"), 111)
+        assert rows(bot.database, "SELECT COUNT(*) FROM subscriptions") == [(0,)]
+
+
+async def test_a_chat_that_removes_the_bot_is_deactivated(tmp_path: Path) -> None:
+    """my_chat_member with the bot kicked: the chat gets nothing more."""
+    async with live(tmp_path) as bot:
+        bot.api.members[(-2001, 5)] = "administrator"
+        await bot.ask(command(GROUP, "/subscribe", user_id=5), -2001)
+        me = {**BOT}
+        bot.api.push_update({"my_chat_member": {
+            "chat": GROUP, "from": {"id": 5, "is_bot": False, "first_name": "Admin"}, "date": 1_763_780_200,
+            "old_chat_member": {"status": "member", "user": me},
+            "new_chat_member": {"status": "kicked", "user": me, "until_date": 0},
+        }})  # fmt: skip
+        await until(
+            lambda: (
+                rows(bot.database, "SELECT is_active FROM targets WHERE address = '-2001'")
+                == [(0,)]
+            )
+        )
+
+
+async def test_static_channels_come_from_the_config(tmp_path: Path) -> None:
+    """[[telegram.channels]] are targets from the start, with their topic and options."""
+    channels = [{"chat_id": "@newsroom", "categories": ["정치"], "thread_id": 4, "silent": True}]
+    async with live(tmp_path, channels=channels) as bot:
+        target = rows(bot.database, "SELECT address, kind, is_static, options FROM targets")
+        assert target == [
+            ("@newsroom", "channel", 1, '{"thread_id": 4, "silent": true, "link_preview": true}')
+        ]
+        assert rows(bot.database, "SELECT category FROM subscriptions") == [("정치",)]

@@ -38,8 +38,8 @@ def post_text(
 class Console:
     """A `sokbo run` process with its stdout and stderr read line by line."""
 
-    def __init__(self, folder: Path) -> None:
-        env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
+    def __init__(self, folder: Path, *, env: dict[str, str] | None = None) -> None:
+        env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", **(env or {})}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bot", "run"], cwd=folder, env=env, text=True, bufsize=1,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -47,8 +47,13 @@ class Console:
         self.out: queue.Queue[str] = queue.Queue()
         self.err: queue.Queue[str] = queue.Queue()
         self.seen: dict[str, list[str]] = {"out": [], "err": []}
-        for stream, lines in ((self.process.stdout, self.out), (self.process.stderr, self.err)):
-            threading.Thread(target=self._pump, args=(stream, lines), daemon=True).start()
+        self.cursor = {"out": 0, "err": 0}
+        self.pumps = [
+            threading.Thread(target=self._pump, args=(stream, lines), daemon=True)
+            for stream, lines in ((self.process.stdout, self.out), (self.process.stderr, self.err))
+        ]
+        for pump in self.pumps:
+            pump.start()
 
     @staticmethod
     def _pump(stream: IO[str] | None, lines: queue.Queue[str]) -> None:
@@ -63,18 +68,22 @@ class Console:
         self.process.stdin.flush()
 
     def expect(self, text: str, *, stream: str = "out") -> str:
-        """Wait for a line containing `text` on stdout (or stderr) and return it."""
+        """Wait for the next line containing `text` on stdout (or stderr) and return it."""
         lines = self.out if stream == "out" else self.err
+        seen = self.seen[stream]
         deadline = time.monotonic() + DEADLINE_S
-        while time.monotonic() < deadline:
+        while True:
+            while self.cursor[stream] < len(seen):  # lines already read (all of them after stop)
+                line = seen[self.cursor[stream]]
+                self.cursor[stream] += 1
+                if text in line:
+                    return line
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"no {text!r} on std{stream}: {seen}")
             try:
-                line = lines.get(timeout=0.1)
+                seen.append(lines.get(timeout=0.1))
             except queue.Empty:
                 continue
-            self.seen[stream].append(line)
-            if text in line:
-                return line
-        raise AssertionError(f"no {text!r} on std{stream}: {self.seen[stream]}")
 
     def expect_log(self, text: str) -> str:
         """Wait for a line containing `text` on stderr (the log and the banner)."""
@@ -84,8 +93,13 @@ class Console:
         """SIGTERM, then the exit status."""
         self.process.send_signal(signal.SIGTERM)
         status = self.process.wait(timeout=DEADLINE_S)
+        for pump in self.pumps:  # they end at the end of the output: keep every line
+            pump.join(timeout=DEADLINE_S)
+        for name, lines in (("out", self.out), ("err", self.err)):
+            while not lines.empty():
+                self.seen[name].append(lines.get_nowait())
         for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
-            if stream is not None:
+            if stream is not None and not stream.closed:
                 stream.close()
         return status
 

@@ -1,0 +1,81 @@
+"""`sokbo run` with a Telegram token, as a process, against the fake Bot API over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.fake_telegram import FakeTelegram
+from tests.test_cli_console import Console, post_text
+from tests.test_platforms_telegram_chats import PRIVATE, command
+
+DEADLINE_S = 30.0
+
+
+@pytest.fixture
+def api() -> Iterator[FakeTelegram]:
+    """The fake Bot API, served from its own thread so the test may block while sokbo runs."""
+    fake = FakeTelegram()
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(fake.start(), loop).result(timeout=10)
+    yield fake
+    asyncio.run_coroutine_threadsafe(fake.stop(), loop).result(timeout=10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout=10)
+    loop.close()
+
+
+def wait_for(condition: object, what: str) -> None:
+    """Poll `condition()` until true or the deadline."""
+    deadline = datetime.now(UTC) + timedelta(seconds=DEADLINE_S)
+    while datetime.now(UTC) < deadline:
+        if condition():  # type: ignore[operator]
+            return
+        threading.Event().wait(0.05)
+    raise AssertionError(f"never happened: {what}")
+
+
+def test_sokbo_serves_telegram_and_never_shows_the_token(api: FakeTelegram, tmp_path: Path) -> None:
+    """With the token set: polling starts, /subscribe answers, a new post arrives; no token in any output."""
+    (tmp_path / "sokbo.toml").write_text(
+        f'[site]\nposts_dir = "posts"\nurl = "https://news.example.com"\n[bot]\nsettle_seconds = 0.1\n'
+        f'[telegram]\napi_url = "{api.url}"\napi_file_url = "{api.url.replace("/bot", "/file/bot")}"\n'
+    )
+    (tmp_path / "posts").mkdir()
+    (tmp_path / "posts" / "2026-01-01-old.md").write_text(
+        post_text("Old", when=-timedelta(days=30))
+    )
+    sokbo = Console(tmp_path, env={"TELEGRAM_BOT_TOKEN": api.token})
+    try:
+        sokbo.expect_log("telegram: polling as @sokbo_bot")
+        api.push_update(command(PRIVATE, "/subscribe", language="en"))
+        wait_for(
+            lambda: any(
+                c["text"] == "This chat now gets every new post." for c in api.calls("sendMessage")
+            ),
+            "the reply",
+        )
+        (tmp_path / "posts" / "2026-11-22-fresh.md").write_text(post_text("Fresh for Telegram"))
+        wait_for(
+            lambda: any(
+                "Fresh for Telegram" in c.get("text", "") for c in api.calls("sendMessage")
+            ),
+            "the push",
+        )
+        assert sokbo.stop() == 0
+    finally:
+        if sokbo.process.poll() is None:
+            sokbo.stop()
+    shown = "\n".join(sokbo.seen["err"] + sokbo.seen["out"])
+    assert api.token not in shown
+    assert api.token.split(":")[1] not in shown
+    assert not any(
+        line.startswith("[") for line in sokbo.seen["out"]
+    )  # no console without --console

@@ -240,6 +240,23 @@ class FakeTelegram:
     def _editMessageCaption(self, params: dict[str, Any]) -> dict[str, Any] | web.Response:
         return self._edit(params, "caption", 1024)
 
+    def _editMessageMedia(self, params: dict[str, Any]) -> dict[str, Any] | web.Response:
+        key = (int(params["chat_id"]), int(params["message_id"]))
+        sent = self.messages.get(key)
+        if sent is None:
+            return _error(400, "Bad Request: message to edit not found")
+        media = params["media"]
+        caption = media.get("caption", "")
+        if (
+            refusal := _check_html(caption, 1024, "Bad Request: message caption is too long")
+        ) is not None:
+            return refusal
+        photo = str(media["media"])
+        if photo.startswith("attach://"):
+            photo = f"AgAC-uploaded-edit-{photo[9:]}"
+        sent.photo, sent.text = photo, caption
+        return self._message_body(sent)
+
     def _deleteMessage(self, params: dict[str, Any]) -> bool | web.Response:
         key = (int(params["chat_id"]), int(params["message_id"]))
         if self.messages.pop(key, None) is None:

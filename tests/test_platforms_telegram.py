@@ -242,3 +242,24 @@ async def test_a_429_storm_and_5xx_still_deliver_everything_in_order(tmp_path: P
             for (at,) in rows(w.database, "SELECT sent_at FROM outbox ORDER BY sent_at")
         ]
         assert max(sent_at) - min(sent_at) < timedelta(seconds=30)
+
+
+async def test_a_correction_with_a_new_image_edits_the_media(tmp_path: Path) -> None:
+    """When the image changed, the photo is replaced with editMessageMedia, caption and all."""
+    async with wire(tmp_path) as w:
+        await w.chat(12)
+        await w.publish("pic")
+        await w.deliver_all()
+        await w.publish(
+            "pic",
+            kind=PushKind.CORRECTION,
+            image_url="https://img.example.com/new.jpg",
+            title="New picture",
+        )
+        await w.deliver_all()
+        [edit] = w.api.calls("editMessageMedia")
+        assert edit["media"]["media"] == "https://img.example.com/new.jpg"
+        assert visible_text(edit["media"]["caption"]).startswith("New picture")
+        [shown] = w.api.messages.values()
+        assert shown.photo == "https://img.example.com/new.jpg"
+        assert w.api.calls("editMessageCaption") == []

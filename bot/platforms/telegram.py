@@ -7,7 +7,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputMediaPhoto,
+    LinkPreviewOptions,
+)
 from telegram import Message as TelegramReply
 from telegram.constants import ParseMode
 from telegram.error import (
@@ -104,8 +110,9 @@ class TelegramPlatform:
                 sent = await self._send(call, target)
             except TelegramError as retry_error:
                 raise translate(retry_error) from None
-        kind = "photo" if call.method == "sendPhoto" else "text"
-        return MessageRef(NAME, target.address, f"{sent.message_id}:{kind}")
+        # The ref keeps what the message shows, so that a correction knows what to edit.
+        shown = f"photo:{call.photo_file or call.photo}" if call.method == "sendPhoto" else "text:"
+        return MessageRef(NAME, target.address, f"{sent.message_id}:{shown}")
 
     async def _send(self, call: TelegramMessage, target: Target) -> TelegramReply:
         chat_id = _chat_id(target.address)
@@ -139,28 +146,40 @@ class TelegramPlatform:
         return sent
 
     async def edit(self, ref: MessageRef, message: Message) -> None:
-        """Edit a sent message's caption or text; "not modified" is success."""
-        message_id, _, kind = ref.message_id.partition(":")
+        """Edit a sent message (its image too when that changed); "not modified" is success."""
+        message_id, kind, image = [*ref.message_id.split(":", 2), "", ""][:3]
         call = render(message, with_photo=kind == "photo")
-        markup = InlineKeyboardMarkup(
-            [[InlineKeyboardButton(call.button_text, url=call.button_url)]]
-        )
-        chat_id = _chat_id(ref.address)
+        chat_id, number, markup = _chat_id(ref.address), int(message_id), _button(call)
+        new_image = call.photo_file or call.photo
         try:
-            if kind == "photo":
+            if kind == "photo" and new_image and new_image != image:
+                media = InputMediaPhoto(
+                    self._media(call), caption=call.text, parse_mode=ParseMode.HTML
+                )
+                await self.bot.edit_message_media(
+                    media, chat_id=chat_id, message_id=number, reply_markup=markup
+                )
+            elif kind == "photo":
                 await self.bot.edit_message_caption(
-                    chat_id=chat_id, message_id=int(message_id), caption=call.text,
+                    chat_id=chat_id, message_id=number, caption=call.text,
                     parse_mode=ParseMode.HTML, reply_markup=markup,
                 )  # fmt: skip
             else:
                 await self.bot.edit_message_text(
-                    chat_id=chat_id, message_id=int(message_id), text=call.text,
+                    call.text, chat_id=chat_id, message_id=number,
                     parse_mode=ParseMode.HTML, reply_markup=markup,
                 )  # fmt: skip
         except TelegramError as error:
             if isinstance(error, BadRequest) and NOT_MODIFIED in error.message.lower():
                 return
             raise translate(error) from None
+
+    def _media(self, call: TelegramMessage) -> str | bytes:
+        """The new image of a correction: its file_id if uploaded before, else URL or bytes."""
+        if call.photo_file is None:
+            assert call.photo is not None  # only called for a photo
+            return call.photo
+        return self._file_ids.get(call.photo_file) or Path(call.photo_file).read_bytes()
 
     async def delete(self, ref: MessageRef, message: Message) -> None:
         """Delete a sent message (a retraction)."""

@@ -269,13 +269,13 @@ class Commands:
             only = (
                 await self.outbox.ensure_target(caller.platform, caller.chat, now=self.clock.now())
             ).id
-        await self.outbox.queue(key, PushKind.REPOST, now=self.clock.now(), only_target=only)
+        push = await self.outbox.queue(key, PushKind.REPOST, now=self.clock.now(), only_target=only)
         self.nudge()
         if here:
-            return Reply((t("reposted_here", caller.language, key=key),))
+            return Reply((t("reposted_here", caller.language, key=key),), progress_of=push)
         targets = await self.outbox.active_targets()
         reach = sum(1 for target in targets if reaches(target.categories, found.post.categories))
-        return Reply((t("reposted", caller.language, key=key, targets=reach),))
+        return Reply((t("reposted", caller.language, key=key, targets=reach),), progress_of=push)
 
     async def _retract(self, args: str, caller: Caller) -> Reply:
         found = await self._find(args, caller, "retract")

@@ -87,6 +87,10 @@ _STRINGS: dict[str, dict[str, str]] = {
         "ko": "다시 보냅니다: {key} ({targets}곳)",
         "en": "Reposting {key} to {targets} chat(s).",
     },
+    "repost_progress": {
+        "ko": "{sent:,}/{total:,} 전송 · {failed:,} 실패",
+        "en": "{sent:,}/{total:,} sent · {failed:,} failed",
+    },
     "reposted_here": {"ko": "이 채팅에 다시 보냅니다: {key}", "en": "Reposting {key} here."},
     "retracted": {
         "ko": "거둬들입니다: {key} (보낸 메시지를 지우고 남은 전송을 취소합니다)",

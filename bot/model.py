@@ -140,6 +140,7 @@ class Reply:
 
     lines: tuple[str, ...]
     is_private: bool = False  # only the caller should see it (Discord: ephemeral)
+    progress_of: int | None = None  # a push whose delivery the reply may follow (a repost)
 
     @property
     def text(self) -> str:

@@ -176,19 +176,30 @@ class Outbox:
 
     async def queue(
         self, key: str, kind: PushKind, *, now: datetime, only_target: int | None = None
-    ) -> bool:
-        """Queue a push of post `key` (a repost or retraction); False for an unknown key."""
-        before = self._db.total_changes
-        await self._write(
-            [
-                (
-                    "INSERT INTO pushes (post_id, kind, status, only_target, created_at) "
-                    "SELECT id, ?, 'pending', ?, ? FROM posts WHERE key = ?",
-                    (kind.value, only_target, stamp(now), key),
-                )
-            ]
-        )
-        return self._db.total_changes > before
+    ) -> int | None:
+        """Queue a push of post `key` (a repost or retraction); its id, or None if unknown."""
+        async with (
+            self._lock,
+            self._db.execute(
+                "INSERT INTO pushes (post_id, kind, status, only_target, created_at) "
+                "SELECT id, ?, 'pending', ?, ? FROM posts WHERE key = ? RETURNING id",
+                (kind.value, only_target, stamp(now), key),
+            ) as cursor,
+        ):
+            row = await cursor.fetchone()
+        return None if row is None else int(row[0])
+
+    async def progress(self, push_id: int) -> tuple[int, int, int] | None:
+        """(sent, failed, total) of a push's rows, or None while it is not fanned out yet."""
+        async with self._db.execute("SELECT status FROM pushes WHERE id = ?", (push_id,)) as cursor:
+            row = await cursor.fetchone()
+        if row is None or row[0] == "pending":
+            return None
+        query = "SELECT status, COUNT(*) FROM outbox WHERE push_id = ? GROUP BY status"
+        async with self._db.execute(query, (push_id,)) as cursor:
+            counts = {str(status): int(n) async for status, n in cursor}
+        failed = sum(counts.get(s, 0) for s in ("dead", "rejected", "cancelled"))
+        return counts.get("sent", 0), failed, sum(counts.values())
 
     async def cancel_unsent(self, key: str, *, now: datetime) -> None:
         """Cancel post `key`'s pushes not yet sent (not its retractions)."""

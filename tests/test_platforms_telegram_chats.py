@@ -241,3 +241,24 @@ async def test_static_channels_come_from_the_config(tmp_path: Path) -> None:
             ("@newsroom", "channel", 1, '{"thread_id": 4, "silent": true, "link_preview": true}')
         ]
         assert rows(bot.database, "SELECT category FROM subscriptions") == [("정치",)]
+
+
+async def test_repost_reports_its_progress_by_editing_the_reply(tmp_path: Path) -> None:
+    """An admin's /repost reply is edited as the push goes out: "3/3 sent · 0 failed"."""
+    async with live(tmp_path) as bot:
+        for chat_id in (301, 302, 303):
+            reader = {"id": chat_id, "type": "private", "first_name": "R"}
+            await bot.ask(command(reader, "/subscribe", user_id=chat_id, language="en"), chat_id)
+        admin_chat = {"id": ADMIN_ID, "type": "private", "first_name": "Editor"}
+        [queued] = await bot.ask(
+            command(admin_chat, "/repost 2026-11-22-story", user_id=ADMIN_ID, language="en"),
+            ADMIN_ID,
+        )
+        assert queued == "Reposting 2026-11-22-story to 3 chat(s)."
+        await until(
+            lambda: any(
+                c["text"].endswith("3/3 sent · 0 failed") for c in bot.api.calls("editMessageText")
+            ),
+            timeout_s=20,
+        )
+        assert {int(c["chat_id"]) for c in bot.api.calls("sendPhoto")} == {301, 302, 303}

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from telegram import BotCommand, Chat, Message, Update, User
@@ -14,7 +15,7 @@ from telegram.ext import Application, ChatMemberHandler, ContextTypes, MessageHa
 from bot.clock import Clock
 from bot.commands import SUBSCRIPTION_COMMANDS, Caller, Commands, parse_command
 from bot.config import Config
-from bot.i18n import language_of
+from bot.i18n import language_of, t
 from bot.outbox import Outbox
 from bot.platforms.telegram import NAME
 
@@ -39,6 +40,8 @@ MENU = {  # setMyCommands, per language (the default menu is English)
         ("help", "도움말"),
     ],
 }
+PROGRESS_EVERY_S = 2.0  # how often a /repost reply is edited with its progress
+PROGRESS_FOR = timedelta(minutes=30)  # and for how long at most
 ADMIN_STATUSES = frozenset({ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER})
 GONE_STATUSES = frozenset({ChatMemberStatus.LEFT, ChatMemberStatus.BANNED})
 
@@ -59,6 +62,7 @@ class TelegramChats:
         self.outbox = outbox
         self.config = config
         self.clock = clock
+        self._following: set[asyncio.Task[None]] = set()  # /repost replies being kept current
         command_updates = filters.COMMAND & (
             filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
         )
@@ -93,6 +97,8 @@ class TelegramChats:
 
     async def stop(self) -> None:
         """Stop polling and close the connection."""
+        for task in self._following:
+            task.cancel()
         if self.app.updater is not None and self.app.updater.running:
             await self.app.updater.stop()
         if self.app.running:
@@ -123,7 +129,7 @@ class TelegramChats:
         )
         reply = await self.commands.handle(command, caller)
         try:
-            await context.bot.send_message(
+            answer = await context.bot.send_message(
                 chat.id,
                 reply.text,
                 reply_to_message_id=message.message_id,
@@ -131,6 +137,34 @@ class TelegramChats:
             )
         except TelegramError as error:
             log.warning("telegram: could not reply in chat %s: %s", chat.id, error)
+            return
+        if reply.progress_of is not None:
+            task = asyncio.create_task(
+                self._follow(answer, reply.text, reply.progress_of, caller.language)
+            )
+            self._following.add(task)
+            task.add_done_callback(self._following.discard)
+
+    async def _follow(self, answer: Message, text: str, push_id: int, language: str) -> None:
+        """Edit a /repost reply with its progress ("120/3,000 sent") until every row is done."""
+        shown = text
+        deadline = self.clock.now() + PROGRESS_FOR
+        while self.clock.now() < deadline:
+            await self.clock.sleep(PROGRESS_EVERY_S)
+            progress = await self.outbox.progress(push_id)
+            if progress is None:
+                continue
+            sent, failed, total = progress
+            line = t("repost_progress", language, sent=sent, total=total, failed=failed)
+            if f"{text}\n{line}" != shown:
+                shown = f"{text}\n{line}"
+                try:
+                    await answer.edit_text(shown)
+                except TelegramError as error:
+                    log.info("telegram: repost progress not shown: %s", error)
+                    return
+            if sent + failed >= total:
+                return
 
     async def _is_chat_admin(self, chat: Chat, user: User | None, message: Message) -> bool:
         """Private chats and channel posts: yes; in a group, ask (an anonymous admin counts)."""

@@ -9,7 +9,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -186,8 +186,14 @@ async def serve(config: Config, clock: SystemClock, *, with_console: bool) -> No
     database = config.bot.database
     with single_instance(database):
         async with Store.open(database) as store:
-            delivery = Delivery(store, platforms, config, clock)
-            tracker = Tracker(store, config.bot, clock, on_push=delivery.nudge)
+            sinks: list[Callable[[str], None]] = []  # admin notices: already logged; chats too
+
+            def notify(text: str) -> None:
+                for sink in sinks:
+                    sink(text)
+
+            delivery = Delivery(store, platforms, config, clock, on_notice=notify)
+            tracker = Tracker(store, config.bot, clock, on_push=delivery.nudge, on_notice=notify)
             commands = Commands(store, config, clock, nudge=delivery.nudge)
             language = config.bot.language
             if console.name in platforms:
@@ -201,6 +207,7 @@ async def serve(config: Config, clock: SystemClock, *, with_console: bool) -> No
             chats = None
             if application is not None:
                 chats = TelegramChats(application, commands, delivery.outbox, config, clock)
+                sinks.append(chats.notify)
                 await chats.start()
             try:
                 async with asyncio.TaskGroup() as tasks:

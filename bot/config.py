@@ -120,6 +120,7 @@ class TelegramSettings(_Frozen):
     api_url: str = "https://api.telegram.org/bot"  # python-telegram-bot's base_url; token appended
     api_file_url: str = "https://api.telegram.org/file/bot"  # its base_file_url
     admins: tuple[int, ...] = ()  # Telegram user ids of the bot's admins
+    notify_chat: int | str | None = None  # where admin notices go (refused files, bursts, dead)
     channels: tuple[TelegramChannel, ...] = ()
     per_second: Annotated[float, Field(gt=0, le=30)] = 28.5  # overall pace, below the 30/s limit
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -59,8 +59,10 @@ class Delivery:
         clock: Clock,
         *,
         rng: random.Random | None = None,
+        on_notice: Callable[[str], None] = lambda _text: None,
     ) -> None:
         self.store = store
+        self.on_notice = on_notice  # tells admins of dead rows
         self.outbox = Outbox(store)
         self.platforms = dict(platforms)
         self.config = config
@@ -207,3 +209,5 @@ class Delivery:
         status = DeliveryStatus.REJECTED if isinstance(error, Rejected) else DeliveryStatus.DEAD
         await self.outbox.failed(job, status=status, error=str(error), now=now)
         log.warning("%s %s attempt=%d: %s", status, where, job.attempts, error)
+        if status is DeliveryStatus.DEAD:
+            self.on_notice(f"dead after {job.attempts} attempts: {where}: {error}")

@@ -27,11 +27,13 @@ class Tracker:
         clock: Clock,
         *,
         on_push: Callable[[], None] = lambda: None,
+        on_notice: Callable[[str], None] = lambda _text: None,
     ) -> None:
         self.store = store
         self.rules = rules
         self.clock = clock
         self.on_push = on_push  # tells delivery there is work
+        self.on_notice = on_notice  # tells admins (refused files, bursts), once each
         self.synced = asyncio.Event()  # set once the first snapshot is written
         self.snapshot: Snapshot | None = None
         self.next_due: datetime | None = None
@@ -60,10 +62,14 @@ class Tracker:
             )
             await self.store.apply(plan, self.snapshot.refused, now=now)
             _log(plan)
+            notices = list(plan.notices)
             for error in self.snapshot.refused:
                 old = known_refusals.get(error.path)
                 if old is None or (old.reason, old.line) != (error.reason, error.line):
                     log.warning("refused %s", error)
+                    notices.append(f"refused {error}")
+            for notice in notices:
+                self.on_notice(notice)
             self.next_due = plan.next_due
             self._rescheduled.set()
             self.synced.set()

@@ -63,6 +63,7 @@ class Live:
     api: FakeTelegram
     store: Store
     database: Path
+    chats: TelegramChats
 
     def replies(self, chat_id: int) -> list[str]:
         """Texts the bot sent to a chat with sendMessage."""
@@ -117,7 +118,7 @@ async def live(tmp_path: Path, **telegram: object) -> AsyncIterator[Live]:
             await chats.start()
             engine = asyncio.create_task(delivery.run(stop))
             try:
-                yield Live(api, store, tmp_path / "s.db")
+                yield Live(api, store, tmp_path / "s.db", chats)
             finally:
                 stop.set()
                 await engine
@@ -262,3 +263,10 @@ async def test_repost_reports_its_progress_by_editing_the_reply(tmp_path: Path) 
             timeout_s=20,
         )
         assert {int(c["chat_id"]) for c in bot.api.calls("sendPhoto")} == {301, 302, 303}
+
+
+async def test_admin_notices_go_to_the_notify_chat(tmp_path: Path) -> None:
+    """A notice (a refused file, a burst, a dead delivery) is sent to telegram.notify_chat."""
+    async with live(tmp_path, notify_chat=-4242) as bot:
+        bot.chats.notify("refused posts/x.md:3: invalid YAML")
+        await until(lambda: bot.replies(-4242) == ["sokbo: refused posts/x.md:3: invalid YAML"])

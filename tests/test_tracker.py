@@ -85,12 +85,14 @@ async def test_every_decision_and_refusal_is_logged_once(
     clock = FakeClock(T0)
     broken = PostError("broken.md", "invalid YAML: could not find expected ':'", line=3)
     async with Store.open(tmp_path / "s.db") as store:
-        tracker = Tracker(store, BotSettings(), clock)
+        told: list[str] = []
+        tracker = Tracker(store, BotSettings(), clock, on_notice=told.append)
         await tracker.sync(Snapshot((post("a", at=T0),), (broken,)))
         clock.advance(minutes=1)
         await tracker.sync(Snapshot((post("a", at=T0), post("b", at=T0)), (broken,)))
         await tracker.sync(Snapshot((post("a", at=T0), post("b", at=T0)), (broken,)))
     messages = [record.getMessage() for record in caplog.records]
+    assert told == ["refused broken.md:3: invalid YAML: could not find expected ':'"]
     assert messages == [
         "archived post=a",
         "refused broken.md:3: invalid YAML: could not find expected ':'",

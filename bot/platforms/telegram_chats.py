@@ -95,6 +95,21 @@ class TelegramChats:
         await self.app.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
         log.info("telegram: polling as @%s", self.app.bot.username)
 
+    def notify(self, text: str) -> None:
+        """Send an admin notice to `telegram.notify_chat`, if set; failures are only logged."""
+        chat = self.config.telegram.notify_chat
+        if chat is None:
+            return
+        task = asyncio.create_task(self._notify(chat, text))
+        self._following.add(task)
+        task.add_done_callback(self._following.discard)
+
+    async def _notify(self, chat: int | str, text: str) -> None:
+        try:
+            await self.app.bot.send_message(chat, f"sokbo: {text}")
+        except TelegramError as error:
+            log.warning("telegram: notice not sent to %s: %s", chat, error)
+
     async def stop(self) -> None:
         """Stop polling and close the connection."""
         for task in self._following:

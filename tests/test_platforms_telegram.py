@@ -10,14 +10,25 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from telegram import Bot
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 
 from bot.clock import SystemClock
 from bot.config import Config, SiteConfig, TelegramSettings
 from bot.delivery import Delivery
+from bot.errors import RateLimited, Rejected, SendError, TargetGone, TargetMoved, Transient, Unknown
 from bot.model import NewPush, PostState, PushKind, Record
 from bot.outbox import Outbox
-from bot.platforms.telegram import TelegramPlatform
+from bot.platforms.telegram import TelegramPlatform, translate
 from bot.publish import Plan
 from bot.store import Store
 from tests.fake_telegram import FakeTelegram
@@ -263,3 +274,25 @@ async def test_a_correction_with_a_new_image_edits_the_media(tmp_path: Path) -> 
         [shown] = w.api.messages.values()
         assert shown.photo == "https://img.example.com/new.jpg"
         assert w.api.calls("editMessageCaption") == []
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        (RetryAfter(timedelta(seconds=7)), RateLimited),
+        (Forbidden("Forbidden: bot was blocked by the user"), TargetGone),
+        (BadRequest("Bad Request: chat not found"), TargetGone),
+        (BadRequest("Bad Request: can't parse entities"), Rejected),
+        (ChatMigrated(-1009), TargetMoved),
+        (TimedOut(), Unknown),
+        (NetworkError("Bad Gateway"), Transient),
+    ],
+)
+def test_library_errors_are_translated_by_kind(error: TelegramError, kind: type[SendError]) -> None:
+    """Each python-telegram-bot error maps to what delivery does; BadRequest before NetworkError."""
+    translated = translate(error)
+    assert type(translated) is kind
+    if isinstance(translated, RateLimited):
+        assert translated.after == timedelta(seconds=7)
+    if isinstance(translated, TargetMoved):
+        assert translated.address == "-1009"

@@ -30,6 +30,7 @@ from bot.platforms.telegram import NAME as TELEGRAM
 from bot.platforms.telegram import TelegramPlatform
 from bot.platforms.telegram_chats import AnyApplication, TelegramChats
 from bot.render.console import render
+from bot.render.discord import render as render_discord
 from bot.render.message import to_message
 from bot.render.telegram import render as render_telegram
 from bot.source import load_post, scan, walk
@@ -72,7 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
         "preview", parents=[common], help="show exactly what would be sent"
     )
     preview.add_argument("posts", nargs="+", metavar="POST", help="a post's file path or key")
-    preview.add_argument("--platform", choices=["console", "telegram"], default="console")
+    preview.add_argument(
+        "--platform", choices=["console", "telegram", "discord"], default="console"
+    )
     preview.add_argument("--json", action="store_true", help="the calls, one JSON object per post")
     preview.set_defaults(handler=run_preview)
     check = commands.add_parser(
@@ -318,7 +321,7 @@ def run_preview(args: argparse.Namespace, config: Config) -> int:
         message = to_message(
             post, kind=PushKind.ALERT, site=config.site, language=config.bot.language
         )
-        calls = preview_calls(message, args.platform)
+        calls = preview_calls(message, args.platform, config)
         if args.json:
             line = {"post": post.key, "platform": args.platform, "calls": calls}
             print(json.dumps(line, ensure_ascii=False))
@@ -332,9 +335,16 @@ def run_preview(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-def preview_calls(message: Message, platform: str) -> list[dict[str, Any]]:
+def preview_calls(message: Message, platform: str, config: Config) -> list[dict[str, Any]]:
     """The calls a platform would make for `message`; `{chat_id}` stands for each chat."""
     if platform == "telegram":
         call = render_telegram(message)
         return [{"method": call.method, "params": call.params("{chat_id}")}]
+    if platform == "discord":
+        embed = render_discord(message, colors=config.discord.color_table)
+        request: dict[str, Any] = {"method": "POST", "path": "/channels/{channel_id}/messages"}
+        request["json"] = embed.payload()
+        if embed.attachment is not None:
+            request["files"] = [embed.attachment]
+        return [request]
     return [{"method": "print", "params": {"text": render(message)}}]

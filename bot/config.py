@@ -130,6 +130,32 @@ class TelegramSettings(_Frozen):
         return tuple(value) if isinstance(value, list) else value
 
 
+class DiscordSettings(_Frozen):
+    """`[discord]`: how posts look on Discord (the adapter's own keys come with it)."""
+
+    colors: tuple[tuple[str, int], ...] = ()  # category → embed colour, from "#rrggbb"
+
+    @field_validator("colors", mode="before")
+    @classmethod
+    def _hex_table(cls, value: object) -> object:
+        if isinstance(value, tuple):
+            return value
+        if not isinstance(value, Mapping):
+            raise ValueError('expected a table such as { 정치 = "#1a5490" }')
+        pairs = []
+        for name, color in value.items():
+            text = str(color).removeprefix("#")
+            if len(text) != 6 or any(c not in "0123456789abcdefABCDEF" for c in text):
+                raise ValueError(f'expected a colour such as "#1a5490" for {name!r}')
+            pairs.append((str(name), int(text, 16)))
+        return tuple(pairs)
+
+    @property
+    def color_table(self) -> dict[str, int]:
+        """The colours by category."""
+        return dict(self.colors)
+
+
 class Secrets(_Frozen):
     """Platform tokens, from the environment only; their repr never shows them."""
 
@@ -143,6 +169,7 @@ class Config(_Frozen):
     site: SiteConfig = SiteConfig()
     bot: BotSettings = BotSettings()
     telegram: TelegramSettings = TelegramSettings()
+    discord: DiscordSettings = DiscordSettings()
     secrets: Secrets = Secrets()
     source: Path | None = None  # the file it was read from, if any
 

@@ -228,3 +228,21 @@ def test_preview_for_telegram_gives_the_bot_api_calls(site: Path) -> None:
     assert (
         text["calls"][0]["params"]["reply_markup"]["inline_keyboard"][0][0]["text"] == "Read more"
     )
+
+
+def test_preview_for_discord_gives_the_rest_call(site: Path) -> None:
+    """`--platform discord --json`: the POST to the channel's messages with one embed."""
+    (site / "sokbo.toml").write_text(
+        (site / "sokbo.toml").read_text() + '[discord.colors]\nSport = "#00aa00"\n'
+    )
+    result = sokbo("preview", "2026-01-02-archive", "--platform", "discord", "--json", cwd=site)
+    assert result.returncode == 0, result.stderr
+    [call] = json.loads(result.stdout)["calls"]
+    assert (call["method"], call["path"]) == ("POST", "/channels/{channel_id}/messages")
+    [embed] = call["json"]["embeds"]
+    assert (embed["title"], embed["color"], embed["footer"]) == (
+        "Archive two",
+        0x00AA00,
+        {"text": "Test News"},
+    )
+    assert call["json"]["allowed_mentions"] == {"parse": []}

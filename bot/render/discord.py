@@ -1,0 +1,90 @@
+"""Pure: a Message → the Discord message that shows it (one embed within Discord's limits)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bot.i18n import t
+from bot.model import Message
+from bot.render.text import clean_text, escape_markdown, truncate, utf16_len
+
+# Discord's embed limits (discord.com/developers/docs/resources/message#embed-object-embed-limits)
+MAX_TITLE = 256
+MAX_DESCRIPTION = 4096
+MAX_FOOTER = 2048
+MAX_TOTAL = 6000  # title + description + footer (+ fields, author: none here)
+DEFAULT_COLOR = 0xC8102E  # a breaking-news red, when no category has a colour
+
+
+@dataclass(frozen=True, slots=True)
+class DiscordMessage:
+    """A message with one embed and a link button; mentions off unless a role is asked for."""
+
+    embed: dict[str, Any]
+    button_label: str
+    button_url: str
+    attachment: str | None  # a local image sent with the message and shown by attachment://
+
+    def payload(self, *, mention_role: int | None = None) -> dict[str, Any]:
+        """The JSON body of `POST /channels/{channel_id}/messages`."""
+        body: dict[str, Any] = {
+            "embeds": [self.embed],
+            "components": [{"type": 1, "components": [
+                {"type": 2, "style": 5, "label": self.button_label, "url": self.button_url}]}],
+            "allowed_mentions": {"parse": []},
+        }  # fmt: skip
+        if mention_role is not None:
+            body["content"] = f"<@&{mention_role}>"
+            body["allowed_mentions"] = {"parse": [], "roles": [str(mention_role)]}
+        return body
+
+
+def color_of(categories: tuple[str, ...], colors: Mapping[str, int]) -> int:
+    """The colour of the first category that has one (case-insensitive), else the default."""
+    folded = {name.casefold(): value for name, value in colors.items()}
+    for category in categories:
+        if (value := folded.get(category.casefold())) is not None:
+            return value
+    return DEFAULT_COLOR
+
+
+def _fit(text: str, limit: int) -> str:
+    """Cut plain text so that, Markdown-escaped, it stays within `limit` units."""
+    budget = limit
+    while budget > 0:
+        escaped = escape_markdown(truncate(text, budget))
+        excess = utf16_len(escaped) - limit
+        if excess <= 0:
+            return escaped
+        budget -= excess
+    return ""
+
+
+def render(message: Message, *, colors: Mapping[str, int] | None = None) -> DiscordMessage:
+    """Return the embed: linked title, description, image, colour, footer and timestamp."""
+    footer = truncate(clean_text(message.site_name), MAX_FOOTER)
+    title = _fit(clean_text(message.title), MAX_TITLE)
+    room = min(MAX_DESCRIPTION, MAX_TOTAL - utf16_len(title) - utf16_len(footer))
+    description = _fit(clean_text(message.excerpt), room)
+    embed: dict[str, Any] = {
+        "type": "rich",
+        "title": title,
+        "url": message.url,
+        "color": color_of(message.categories, colors or {}),
+        "timestamp": message.date.isoformat(),
+    }
+    if description:
+        embed["description"] = description
+    if footer:
+        embed["footer"] = {"text": footer}
+    attachment = None
+    if message.image_file is not None:
+        attachment = message.image_file
+        embed["image"] = {"url": f"attachment://{os.path.basename(message.image_file)}"}
+    elif message.image_url is not None:
+        embed["image"] = {"url": message.image_url}
+    label = t("read_more", message.language)
+    return DiscordMessage(embed, label, message.url, attachment)

@@ -1,0 +1,78 @@
+"""The Discord renderer: one embed within Discord's limits, mentions off, a link button."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.render.discord import (
+    DEFAULT_COLOR,
+    MAX_DESCRIPTION,
+    MAX_TITLE,
+    MAX_TOTAL,
+    color_of,
+    render,
+)
+from bot.render.text import utf16_len
+from tests.test_render_telegram import message
+
+
+def test_an_embed_for_a_korean_news_post() -> None:
+    """Linked title, escaped description, image, category colour, footer, timestamp, button."""
+    body = render(
+        message(excerpt="**굵게** _기울임_ [링크](https://evil.example) @everyone"),
+        colors={"News": 0x1A5490},
+    ).payload()
+    assert body == {
+        "embeds": [{
+            "type": "rich",
+            "title": "한미동맹, 여야 모두 \\<탄탄한> 지지 & 기반",  # shown as "<탄탄한>"
+            "url": 'https://news.example.com/news/2925.html?utm_source=tg&a="b"',
+            "color": 0x1A5490,
+            "timestamp": "2024-07-13T09:30:00+09:00",
+            "description": "\\*\\*굵게\\*\\* \\_기울임\\_ \\[링크\\]\\(https://evil.example\\) @everyone",
+            "footer": {"text": "koreablockchain"},
+            "image": {"url": "https://news.example.com/a.jpg"},
+        }],
+        "components": [{"type": 1, "components": [
+            {"type": 2, "style": 5, "label": "기사 보기", "url": 'https://news.example.com/news/2925.html?utm_source=tg&a="b"'}]}],
+        "allowed_mentions": {"parse": []},
+    }  # fmt: skip
+
+
+def test_a_role_mention_is_the_only_mention_allowed() -> None:
+    """A target's role to mention goes in the content and is the one mention allowed."""
+    body = render(message()).payload(mention_role=123)
+    assert body["content"] == "<@&123>"
+    assert body["allowed_mentions"] == {"parse": [], "roles": ["123"]}
+
+
+def test_a_local_image_is_an_attachment() -> None:
+    """A checked local image is attached and shown with attachment://."""
+    rendered = render(message(image_file="/site/assets/banner.png"))
+    assert rendered.attachment == "/site/assets/banner.png"
+    assert rendered.embed["image"] == {"url": "attachment://banner.png"}
+
+
+def test_colours_by_category_case_insensitive_with_a_default() -> None:
+    """The first category with a colour decides; none: the default red."""
+    assert color_of(("World", "정치"), {"정치": 1, "world": 2}) == 2
+    assert color_of(("Sport",), {"정치": 1}) == DEFAULT_COLOR
+
+
+@given(
+    title=st.text(min_size=1, max_size=400),
+    excerpt=st.text(max_size=7000),
+    site=st.text(max_size=3000),
+)
+def test_any_post_fits_discords_embed_limits(title: str, excerpt: str, site: str) -> None:
+    """Title ≤ 256, description ≤ 4,096, everything ≤ 6,000, escapes included."""
+    embed = render(message(title=title, excerpt=excerpt, site_name=site)).embed
+    sizes = [
+        utf16_len(embed["title"]),
+        utf16_len(embed.get("description", "")),
+        utf16_len(embed.get("footer", {}).get("text", "")),
+    ]
+    assert sizes[0] <= MAX_TITLE
+    assert sizes[1] <= MAX_DESCRIPTION
+    assert sum(sizes) <= MAX_TOTAL

@@ -12,7 +12,6 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from bot.cli import telegram_application
 from bot.clock import SystemClock
 from bot.commands import Commands
 from bot.config import Config, Secrets, SiteConfig, TelegramSettings
@@ -21,6 +20,7 @@ from bot.model import NewPush, PostState, PushKind, Record
 from bot.platforms.telegram import TelegramPlatform
 from bot.platforms.telegram_chats import TelegramChats
 from bot.publish import Plan
+from bot.service import telegram_application
 from bot.store import Store
 from tests.fake_telegram import BOT, FakeTelegram
 from tests.fakes import until

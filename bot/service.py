@@ -1,0 +1,124 @@
+"""The running service: store, watcher, schedule, delivery and platforms in one task group."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Callable
+
+from telegram.ext import ApplicationBuilder
+
+from bot import __version__
+from bot.clock import SystemClock
+from bot.commands import Commands
+from bot.config import Config
+from bot.delivery import Delivery, Platform
+from bot.instance import single_instance
+from bot.platforms.console import ADDRESS, ConsolePlatform, console_caller, read_commands
+from bot.platforms.telegram import NAME as TELEGRAM
+from bot.platforms.telegram import TelegramPlatform
+from bot.platforms.telegram_chats import AnyApplication, TelegramChats
+from bot.store import Store
+from bot.tracker import Tracker
+from bot.watch import FolderView, watch_folder
+
+log = logging.getLogger(__name__)
+
+
+async def serve(config: Config, clock: SystemClock, *, with_console: bool) -> None:
+    """The service: store, watcher, schedule, delivery and platforms in one task group."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    platforms: dict[str, Platform] = {}
+    application = None
+    if config.secrets.telegram_token is not None:
+        application = telegram_application(config)
+        platforms[TELEGRAM] = TelegramPlatform(application.bot, config.telegram, clock)
+    if config.secrets.discord_token is not None:
+        log.warning("a Discord token is set, but this sokbo has no Discord support yet")
+    console = ConsolePlatform(sys.stdout)
+    if with_console or not platforms:
+        platforms[console.name] = console
+    database = config.bot.database
+    with single_instance(database):
+        async with Store.open(database) as store:
+            sinks: list[Callable[[str], None]] = []  # admin notices: already logged; chats too
+
+            def notify(text: str) -> None:
+                for sink in sinks:
+                    sink(text)
+
+            delivery = Delivery(store, platforms, config, clock, on_notice=notify)
+            tracker = Tracker(store, config.bot, clock, on_push=delivery.nudge, on_notice=notify)
+            commands = Commands(store, config, clock, nudge=delivery.nudge)
+            language = config.bot.language
+            if console.name in platforms:
+                await delivery.outbox.subscribe(
+                    console.name, ADDRESS, (), now=clock.now(), language=language, is_static=True
+                )
+            view = FolderView(config.site, clock=clock, settle_s=config.bot.settle_seconds)
+            snapshots = watch_folder(
+                view, clock=clock, rescan_s=config.bot.rescan_seconds, stop=stop
+            )
+            chats = None
+            if application is not None:
+                chats = TelegramChats(application, commands, delivery.outbox, config, clock)
+                sinks.append(chats.notify)
+                await chats.start()
+            try:
+                async with asyncio.TaskGroup() as tasks:
+                    tasks.create_task(tracker.follow(snapshots))
+                    tasks.create_task(tracker.keep_time(stop))
+                    tasks.create_task(delivery.run(stop))
+                    tasks.create_task(_banner(tracker, store, config, stop))
+                    if console.name in platforms:
+                        caller = console_caller(language)
+                        reader = read_commands(
+                            sys.stdin, commands, console, caller, ready=tracker.synced, stop=stop
+                        )
+                        tasks.create_task(reader)
+            finally:
+                if chats is not None:
+                    await chats.stop()
+    log.info("sokbo stopped")
+
+
+async def _banner(tracker: Tracker, store: Store, config: Config, stop: asyncio.Event) -> None:
+    """Say on stderr what sokbo watches and how to try it, once the first scan is in."""
+    synced = asyncio.ensure_future(tracker.synced.wait())
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({synced, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not synced.done():
+        synced.cancel()
+        return
+    summary = await store.summary()
+    states = summary.posts_by_state
+    print(
+        f"sokbo {__version__} is watching {config.site.posts_dir}: "
+        f"{sum(states.values())} posts ({states.get('published', 0)} published, "
+        f"{states.get('scheduled', 0)} scheduled, {states.get('unpublished', 0)} unpublished), "
+        f"{len(summary.refused)} refused; time zone {config.site.timezone}.\n"
+        "Pushes print on stdout. Type /latest or /help, or drop a post into the folder. "
+        "Ctrl-C stops.",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def telegram_application(config: Config) -> AnyApplication:
+    """The python-telegram-bot Application: our API server, our pacing, updates in parallel."""
+    token = config.secrets.telegram_token
+    assert token is not None  # only built when there is one
+    return (
+        ApplicationBuilder()
+        .token(token.get_secret_value())
+        .base_url(config.telegram.api_url)
+        .base_file_url(config.telegram.api_file_url)
+        .concurrent_updates(True)
+        .build()
+    )

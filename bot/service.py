@@ -11,7 +11,7 @@ from collections.abc import Callable
 from telegram.ext import ApplicationBuilder
 
 from bot import __version__
-from bot.clock import SystemClock
+from bot.clock import SystemClock, sleep_or
 from bot.commands import Commands
 from bot.config import Config
 from bot.delivery import Delivery, Platform
@@ -74,7 +74,9 @@ async def serve(config: Config, clock: SystemClock, *, with_console: bool) -> No
                     tasks.create_task(tracker.follow(snapshots))
                     tasks.create_task(tracker.keep_time(stop))
                     tasks.create_task(delivery.run(stop))
-                    tasks.create_task(_banner(tracker, store, config, stop))
+                    tasks.create_task(
+                        _banner(tracker, store, config, stop, platforms=list(platforms))
+                    )
                     if console.name in platforms:
                         caller = console_caller(language)
                         reader = read_commands(
@@ -87,15 +89,18 @@ async def serve(config: Config, clock: SystemClock, *, with_console: bool) -> No
     log.info("sokbo stopped")
 
 
-async def _banner(tracker: Tracker, store: Store, config: Config, stop: asyncio.Event) -> None:
+async def _banner(
+    tracker: Tracker, store: Store, config: Config, stop: asyncio.Event, *, platforms: list[str]
+) -> None:
     """Say on stderr what sokbo watches and how to try it, once the first scan is in."""
-    synced = asyncio.ensure_future(tracker.synced.wait())
-    stopping = asyncio.ensure_future(stop.wait())
-    await asyncio.wait({synced, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    stopping.cancel()
-    if not synced.done():
-        synced.cancel()
+    await sleep_or(SystemClock(), None, tracker.synced, stop)
+    if not tracker.synced.is_set():
         return
+    where = (
+        "Pushes print on stdout. Type /latest or /help, or drop a post into the folder."
+        if "console" in platforms
+        else f"Pushes go to {', '.join(platforms)}; try /latest or /help there."
+    )
     summary = await store.summary()
     states = summary.posts_by_state
     print(
@@ -103,8 +108,7 @@ async def _banner(tracker: Tracker, store: Store, config: Config, stop: asyncio.
         f"{sum(states.values())} posts ({states.get('published', 0)} published, "
         f"{states.get('scheduled', 0)} scheduled, {states.get('unpublished', 0)} unpublished), "
         f"{len(summary.refused)} refused; time zone {config.site.timezone}.\n"
-        "Pushes print on stdout. Type /latest or /help, or drop a post into the folder. "
-        "Ctrl-C stops.",
+        f"{where} Ctrl-C stops.",
         file=sys.stderr,
         flush=True,
     )

@@ -55,6 +55,7 @@ def test_sokbo_serves_telegram_and_never_shows_the_token(api: FakeTelegram, tmp_
     sokbo = Console(tmp_path, env={"TELEGRAM_BOT_TOKEN": api.token})
     try:
         sokbo.expect_log("telegram: polling as @sokbo_bot")
+        sokbo.expect_log("Pushes go to telegram; try /latest or /help there.")
         api.push_update(command(PRIVATE, "/subscribe", language="en"))
         wait_for(
             lambda: any(

@@ -171,18 +171,9 @@ class Delivery:
             await self.outbox.target_gone(job, error=str(error), now=now)
             log.warning("target gone %s: %s", where, error)
             return
-        if isinstance(error, TargetMoved):  # follow it and send again at once, uncounted
+        if isinstance(error, TargetMoved):  # follow it; the retry below goes at once, uncounted
             await self.outbox.move_target(job.target, error.address)
-            await self.outbox.failed(
-                job,
-                status=DeliveryStatus.RETRY,
-                error=str(error),
-                now=now,
-                retry_at=now,
-                counts=False,
-            )
             log.info("target moved %s: %s", where, error)
-            return
         if isinstance(error, RateLimited) and error.scope is Scope.PLATFORM:
             self.held_until[job.target.platform] = now + error.after
         retry_at = next_attempt(
@@ -192,7 +183,7 @@ class Delivery:
             now=now,
             rng=self.rng,
         )
-        counts = not isinstance(error, RateLimited)
+        counts = not isinstance(error, RateLimited | TargetMoved)
         if retry_at is not None:
             await self.outbox.failed(
                 job,

@@ -1,0 +1,117 @@
+"""Discord through discord.py: delivery's Platform (messages by REST), its errors translated."""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import timedelta
+
+import aiohttp
+import discord
+from discord import AllowedMentions, Embed, File, PartialMessageable
+from discord.ui import Button, View
+
+from bot.clock import Clock
+from bot.errors import RateLimited, Rejected, SendError, TargetGone, Transient, Unknown
+from bot.model import Message, MessageRef, Target
+from bot.ratelimit import Pacer
+from bot.render.discord import DiscordMessage, render
+
+NAME = "discord"
+PER_SECOND = 45.0  # Discord allows 50 requests a second per bot; keep a margin for commands
+CHANNEL_INTERVAL = timedelta(seconds=1)  # a channel's message bucket: 5 per 5 s, evenly
+
+log = logging.getLogger(__name__)
+
+
+def translate(error: Exception, *, on_message: bool = False) -> SendError:  # noqa: PLR0911
+    """Map a discord.py error to what delivery does; a 404 on a message ends that edit only.
+
+    discord.py sleeps through 429s and retries 500/502/504 itself: what reaches here is the rest.
+    """
+    if isinstance(error, discord.RateLimited):  # over max_ratelimit_timeout
+        return RateLimited(timedelta(seconds=error.retry_after))
+    if isinstance(error, discord.NotFound) and on_message:
+        return Rejected(f"{error.status}: {error.text}")
+    if isinstance(error, discord.Forbidden | discord.NotFound):
+        return TargetGone(f"{error.status}: {error.text}")
+    if isinstance(error, discord.DiscordServerError):
+        return Transient(f"{error.status}: {error.text}")
+    if isinstance(error, discord.HTTPException):
+        return Rejected(f"{error.status}: {error.text}")
+    if isinstance(error, TimeoutError):
+        return Unknown("timed out")
+    return Transient(str(error) or type(error).__name__)
+
+
+class DiscordPlatform:
+    """Sends posts as one embed with a link button; mentions off but for a chosen role."""
+
+    name = NAME
+
+    def __init__(self, client: discord.Client, clock: Clock, *, colors: dict[str, int]) -> None:
+        self.client = client
+        self.colors = colors
+        self.pacer = Pacer(clock, per_second=PER_SECOND, interval=CHANNEL_INTERVAL)
+
+    async def ready(self, target: Target) -> None:
+        """Wait for this channel's slot."""
+        await self.pacer.wait(target.address)
+
+    async def send(self, target: Target, message: Message) -> MessageRef:
+        """Post the embed (and its local image as an attachment) to the channel."""
+        shown = render(message, colors=self.colors)
+        role = target.option("mention_role")
+        role_id = int(str(role)) if role else None
+        channel = self._channel(target.address)
+        content, mentions = _mentions(role_id)
+        embed, view = Embed.from_dict(shown.embed), _button(shown)
+        try:
+            if shown.attachment is None:
+                sent = await channel.send(
+                    content, embed=embed, view=view, allowed_mentions=mentions
+                )
+            else:
+                with open(shown.attachment, "rb") as image:
+                    upload = File(image, filename=os.path.basename(shown.attachment))
+                    sent = await channel.send(
+                        content, embed=embed, view=view, allowed_mentions=mentions, file=upload
+                    )
+        except (discord.DiscordException, aiohttp.ClientError, TimeoutError) as error:
+            raise translate(error) from None
+        return MessageRef(NAME, target.address, str(sent.id))
+
+    async def edit(self, ref: MessageRef, message: Message) -> None:
+        """Edit the embed in place (a correction)."""
+        shown = render(message, colors=self.colors)
+        partial = self._channel(ref.address).get_partial_message(int(ref.message_id))
+        try:
+            await partial.edit(embed=Embed.from_dict(shown.embed), view=_button(shown))
+        except (discord.DiscordException, aiohttp.ClientError, TimeoutError) as error:
+            raise translate(error, on_message=True) from None
+
+    async def delete(self, ref: MessageRef, message: Message) -> None:
+        """Delete a sent message (a retraction)."""
+        del message
+        partial = self._channel(ref.address).get_partial_message(int(ref.message_id))
+        try:
+            await partial.delete()
+        except (discord.DiscordException, aiohttp.ClientError, TimeoutError) as error:
+            raise translate(error, on_message=True) from None
+
+    def _channel(self, address: str) -> PartialMessageable:
+        return self.client.get_partial_messageable(int(address))
+
+
+def _button(shown: DiscordMessage) -> View:
+    view = View(timeout=None)
+    view.add_item(Button(label=shown.button_label, url=shown.button_url))
+    return view
+
+
+def _mentions(role_id: int | None) -> tuple[str | None, AllowedMentions]:
+    """Mentions off, but for the target's chosen role (then named in the content)."""
+    if role_id is None:
+        return None, AllowedMentions.none()
+    role = AllowedMentions(everyone=False, users=False, roles=[discord.Object(role_id)])
+    return f"<@&{role_id}>", role

@@ -1,0 +1,205 @@
+"""The Discord platform: the real discord.py HTTP client against the fake Discord REST API."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import discord
+import pytest
+
+from bot.clock import SystemClock
+from bot.config import Config, SiteConfig
+from bot.delivery import Delivery
+from bot.model import NewPush, PostState, PushKind, Record
+from bot.outbox import Outbox
+from bot.platforms.discord import DiscordPlatform
+from bot.publish import Plan
+from bot.store import Store
+from tests.fake_discord import FakeDiscord
+from tests.fakes import until
+from tests.test_publish import post
+from tests.test_store import rows
+
+
+@dataclass
+class Guild:
+    """The fake Discord, a store, and delivery through discord.py."""
+
+    api: FakeDiscord
+    store: Store
+    outbox: Outbox
+    delivery: Delivery
+    database: Path
+
+    async def publish(
+        self, key: str, *, kind: PushKind = PushKind.ALERT, **changes: object
+    ) -> None:
+        """Record post `key` and queue a push of it."""
+        now = SystemClock().now()
+        record = Record(replace(post(key, at=now, image_url="https://img.example.com/a.jpg"), **changes),  # type: ignore[arg-type]
+                        PostState.PUBLISHED, first_seen=now, is_alerted=True, pushed_at=now)  # fmt: skip
+        await self.store.apply(Plan(records=(record,), pushes=(NewPush(key, kind),)), (), now=now)
+
+    async def channel(self, channel_id: int, **options: object) -> None:
+        """Subscribe a Discord channel to everything."""
+        await self.outbox.subscribe("discord", str(channel_id), (), now=SystemClock().now(), kind="text",
+                                    options=options or None, is_static=bool(options))  # fmt: skip
+
+    def statuses(self) -> list[tuple[str, str]]:
+        """(channel, status) of every outbox row."""
+        query = "SELECT t.address, o.status FROM outbox o JOIN targets t ON t.id = o.target_id ORDER BY o.id"
+        return [(str(a), str(s)) for a, s in rows(self.database, query)]
+
+    async def deliver_all(self) -> None:
+        """Run delivery until every row is finished."""
+        stop = asyncio.Event()
+        engine = asyncio.create_task(self.delivery.run(stop))
+        try:
+            await until(lambda: rows(self.database, "SELECT COUNT(*) FROM outbox WHERE status IN ('pending', 'retry', 'sending')") == [(0,)]
+                        and rows(self.database, "SELECT COUNT(*) FROM pushes WHERE status = 'pending'") == [(0,)], timeout_s=30)  # fmt: skip
+        finally:
+            stop.set()
+            await engine
+
+
+@asynccontextmanager
+async def guild(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Guild]:
+    """A running fake Discord and sokbo's delivery talking to it through discord.py."""
+    api = FakeDiscord()
+    await api.start()
+    monkeypatch.setattr(discord.http.Route, "BASE", api.api_url)
+    client = discord.Client(intents=discord.Intents.none())
+    config = Config(site=SiteConfig(url="https://news.example.com", name="Test News"))
+    try:
+        await client.login(api.token)
+        async with Store.open(tmp_path / "s.db") as store:
+            platform = DiscordPlatform(client, SystemClock(), colors={"정치": 0x1A5490})
+            delivery = Delivery(
+                store, {"discord": platform}, config, SystemClock(), rng=random.Random(5)
+            )
+            yield Guild(api, store, delivery.outbox, delivery, tmp_path / "s.db")
+    finally:
+        await client.close()
+        await api.stop()
+
+
+async def test_a_post_arrives_as_an_embed_with_a_button_and_no_mentions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One embed (title, link, colour, image, footer, time), a link button, mentions suppressed."""
+    async with guild(tmp_path, monkeypatch) as g:
+        await g.channel(501)
+        await g.publish(
+            "story", title="속보 @everyone", excerpt="**굵게** 본문", categories=("정치",)
+        )
+        await g.deliver_all()
+        [body] = g.api.bodies("POST")
+        [embed] = body["embeds"]
+        assert (embed["title"], embed["url"], embed["color"]) == (
+            "속보 @everyone",
+            "https://news.example.com/story/",
+            0x1A5490,
+        )
+        assert embed["description"] == "\\*\\*굵게\\*\\* 본문"
+        assert embed["image"] == {"url": "https://img.example.com/a.jpg"}
+        assert embed["footer"] == {"text": "Test News"}
+        assert body["allowed_mentions"] == {"parse": []}
+        [button] = body["components"][0]["components"]
+        assert (button["style"], button["url"]) == (5, "https://news.example.com/story/")
+        assert g.statuses() == [("501", "sent")]
+
+
+async def test_a_role_mention_and_a_local_image(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A target's role is the only mention; a local image is uploaded and shown by attachment://."""
+    image = tmp_path / "banner.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 32)
+    async with guild(tmp_path, monkeypatch) as g:
+        await g.channel(502, mention_role=777)
+        await g.publish("local", image_file=str(image))
+        await g.deliver_all()
+        [body] = g.api.bodies("POST")
+        assert body["content"] == "<@&777>"
+        assert body["allowed_mentions"]["roles"] == [777]
+        assert body["allowed_mentions"]["parse"] == []
+        assert body["embeds"][0]["image"] == {"url": "attachment://banner.png"}
+        assert g.api.uploads == {"banner.png": image.read_bytes()}
+
+
+async def test_corrections_edit_and_retractions_delete(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A correction edits the embed; a retraction deletes the message; an edit of a gone message ends there."""
+    async with guild(tmp_path, monkeypatch) as g:
+        await g.channel(503)
+        await g.publish("story")
+        await g.deliver_all()
+        await g.publish("story", kind=PushKind.CORRECTION, title="Corrected")
+        await g.deliver_all()
+        [edit] = g.api.bodies("PATCH")
+        assert edit["embeds"][0]["title"] == "Corrected"
+        await g.outbox.queue("story", PushKind.RETRACTION, now=SystemClock().now())
+        await g.deliver_all()
+        assert g.api.messages == {}
+        assert [status for _, status in g.statuses()] == ["sent", "sent", "sent"]
+
+
+async def test_an_edit_of_a_message_deleted_by_hand_ends_that_edit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """404 Unknown Message on an edit finishes the correction; the channel stays subscribed."""
+    async with guild(tmp_path, monkeypatch) as g:
+        await g.channel(508)
+        await g.publish("story")
+        await g.deliver_all()
+        g.api.messages.clear()  # a moderator deleted it
+        await g.publish("story", kind=PushKind.CORRECTION, title="Again")
+        await g.deliver_all()
+        assert [status for _, status in g.statuses()] == ["sent", "sent"]
+        assert len(g.api.bodies("PATCH")) == 1
+        assert rows(g.database, "SELECT is_active FROM targets") == [(1,)]
+
+
+async def test_a_channel_without_access_or_deleted_is_deactivated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """403 Missing Access and 404 Unknown Channel deactivate the channel."""
+    async with guild(tmp_path, monkeypatch) as g:
+        await g.channel(504)
+        await g.channel(505)
+        g.api.fail("504", 403, {"message": "Missing Access", "code": 50001})
+        g.api.fail("505", 404, {"message": "Unknown Channel", "code": 10003})
+        await g.publish("story")
+        await g.deliver_all()
+        assert rows(g.database, "SELECT address, is_active FROM targets ORDER BY id") == [
+            ("504", 0),
+            ("505", 0),
+        ]
+
+
+async def test_a_429_and_a_5xx_still_deliver(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """discord.py waits out a short 429 itself; a 503 comes back to sokbo, which retries it."""
+    async with guild(tmp_path, monkeypatch) as g:
+        await g.channel(506)
+        await g.channel(507)
+        g.api.fail(
+            "506",
+            429,
+            {"message": "You are being rate limited.", "retry_after": 0.2, "global": False},
+        )
+        g.api.fail("507", 503, {"message": "Service Unavailable", "code": 0})
+        await g.publish("story")
+        await g.deliver_all()
+        assert g.statuses() == [("506", "sent"), ("507", "sent")]
+        assert rows(
+            g.database,
+            "SELECT address, attempts FROM outbox o JOIN targets t ON t.id = o.target_id ORDER BY o.id",
+        ) == [("506", 1), ("507", 2)]

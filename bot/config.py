@@ -130,10 +130,31 @@ class TelegramSettings(_Frozen):
         return tuple(value) if isinstance(value, list) else value
 
 
-class DiscordSettings(_Frozen):
-    """`[discord]`: how posts look on Discord (the adapter's own keys come with it)."""
+class DiscordChannel(_Frozen):
+    """`[[discord.channels]]`: a channel that always gets pushes."""
 
+    channel_id: int
+    categories: tuple[str, ...] = ()
+    mention_role: int | None = None  # the one mention allowed in its pushes
+    language: Literal["ko", "en"] | None = None
+
+    @field_validator("categories", mode="before")
+    @classmethod
+    def _list_to_tuple(cls, value: object) -> object:
+        return tuple(value) if isinstance(value, list) else value
+
+
+class DiscordSettings(_Frozen):
+    """`[discord]`: the REST API, the channels, and how posts look on Discord."""
+
+    api_url: str = "https://discord.com/api/v10"  # discord.http.Route.BASE
+    channels: tuple[DiscordChannel, ...] = ()
     colors: tuple[tuple[str, int], ...] = ()  # category → embed colour, from "#rrggbb"
+
+    @field_validator("channels", mode="before")
+    @classmethod
+    def _channels_to_tuple(cls, value: object) -> object:
+        return tuple(value) if isinstance(value, list) else value
 
     @field_validator("colors", mode="before")
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -16,7 +17,11 @@ from bot.commands import Commands
 from bot.config import Config
 from bot.delivery import Delivery, Platform
 from bot.instance import single_instance
+from bot.outbox import Outbox
 from bot.platforms.console import ADDRESS, ConsolePlatform, console_caller, read_commands
+from bot.platforms.console import NAME as CONSOLE
+from bot.platforms.discord import NAME as DISCORD
+from bot.platforms.discord import DiscordPlatform, discord_client
 from bot.platforms.telegram import NAME as TELEGRAM
 from bot.platforms.telegram import TelegramPlatform
 from bot.platforms.telegram_chats import AnyApplication, TelegramChats
@@ -38,14 +43,18 @@ async def serve(config: Config, clock: SystemClock, *, with_console: bool) -> No
     if config.secrets.telegram_token is not None:
         application = telegram_application(config)
         platforms[TELEGRAM] = TelegramPlatform(application.bot, config.telegram, clock)
-    if config.secrets.discord_token is not None:
-        log.warning("a Discord token is set, but this sokbo has no Discord support yet")
     console = ConsolePlatform(sys.stdout)
-    if with_console or not platforms:
-        platforms[console.name] = console
     database = config.bot.database
     with single_instance(database):
-        async with Store.open(database) as store:
+        async with contextlib.AsyncExitStack() as stack:
+            if config.secrets.discord_token is not None:
+                token = config.secrets.discord_token.get_secret_value()
+                client = await stack.enter_async_context(discord_client(config.discord, token))
+                colors = config.discord.color_table
+                platforms[DISCORD] = DiscordPlatform(client, clock, colors=colors)
+            if with_console or not platforms:
+                platforms[console.name] = console
+            store = await stack.enter_async_context(Store.open(database))
             sinks: list[Callable[[str], None]] = []  # admin notices: already logged; chats too
 
             def notify(text: str) -> None:
@@ -56,37 +65,45 @@ async def serve(config: Config, clock: SystemClock, *, with_console: bool) -> No
             tracker = Tracker(store, config.bot, clock, on_push=delivery.nudge, on_notice=notify)
             commands = Commands(store, config, clock, nudge=delivery.nudge)
             language = config.bot.language
-            if console.name in platforms:
-                await delivery.outbox.subscribe(
-                    console.name, ADDRESS, (), now=clock.now(), language=language, is_static=True
-                )
+            await _static_targets(delivery.outbox, config, platforms, clock)
             view = FolderView(config.site, clock=clock, settle_s=config.bot.settle_seconds)
             snapshots = watch_folder(
                 view, clock=clock, rescan_s=config.bot.rescan_seconds, stop=stop
             )
-            chats = None
             if application is not None:
                 chats = TelegramChats(application, commands, delivery.outbox, config, clock)
                 sinks.append(chats.notify)
                 await chats.start()
-            try:
-                async with asyncio.TaskGroup() as tasks:
-                    tasks.create_task(tracker.follow(snapshots))
-                    tasks.create_task(tracker.keep_time(stop))
-                    tasks.create_task(delivery.run(stop))
-                    tasks.create_task(
-                        _banner(tracker, store, config, stop, platforms=list(platforms))
+                stack.push_async_callback(chats.stop)
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(tracker.follow(snapshots))
+                tasks.create_task(tracker.keep_time(stop))
+                tasks.create_task(delivery.run(stop))
+                tasks.create_task(_banner(tracker, store, config, stop, platforms=list(platforms)))
+                if console.name in platforms:
+                    caller = console_caller(language)
+                    reader = read_commands(
+                        sys.stdin, commands, console, caller, ready=tracker.synced, stop=stop
                     )
-                    if console.name in platforms:
-                        caller = console_caller(language)
-                        reader = read_commands(
-                            sys.stdin, commands, console, caller, ready=tracker.synced, stop=stop
-                        )
-                        tasks.create_task(reader)
-            finally:
-                if chats is not None:
-                    await chats.stop()
+                    tasks.create_task(reader)
     log.info("sokbo stopped")
+
+
+async def _static_targets(
+    outbox: Outbox, config: Config, platforms: dict[str, Platform], clock: SystemClock
+) -> None:
+    """The chats that get pushes by configuration: the console, Discord's listed channels."""
+    if CONSOLE in platforms:
+        await outbox.subscribe(
+            CONSOLE, ADDRESS, (), now=clock.now(), language=config.bot.language, is_static=True
+        )
+    if DISCORD in platforms:
+        for channel in config.discord.channels:
+            options = {"mention_role": channel.mention_role}
+            await outbox.subscribe(
+                DISCORD, str(channel.channel_id), channel.categories, now=clock.now(),
+                language=channel.language, is_static=True, kind="text", options=options,
+            )  # fmt: skip
 
 
 async def _banner(

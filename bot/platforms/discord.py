@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import aiohttp
@@ -12,6 +14,7 @@ from discord import AllowedMentions, Embed, File, PartialMessageable
 from discord.ui import Button, View
 
 from bot.clock import Clock
+from bot.config import DiscordSettings
 from bot.errors import RateLimited, Rejected, SendError, TargetGone, Transient, Unknown
 from bot.model import Message, MessageRef, Target
 from bot.ratelimit import Pacer
@@ -101,6 +104,18 @@ class DiscordPlatform:
 
     def _channel(self, address: str) -> PartialMessageable:
         return self.client.get_partial_messageable(int(address))
+
+
+@asynccontextmanager
+async def discord_client(settings: DiscordSettings, token: str) -> AsyncIterator[discord.Client]:
+    """A logged-in discord.py client on `settings.api_url`, closed on exit."""
+    discord.http.Route.BASE = settings.api_url  # the library's one API base, for this process
+    client = discord.Client(intents=discord.Intents.none())
+    try:
+        await client.login(token)
+        yield client
+    finally:
+        await client.close()
 
 
 def _button(shown: DiscordMessage) -> View:

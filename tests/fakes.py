@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import sqlite3
+import threading
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from bot.model import Message, MessageRef, Target
 from bot.ratelimit import Pacer
+
+if TYPE_CHECKING:
+    from bot.delivery import Delivery
 
 
 class FakeClock:
@@ -120,3 +128,39 @@ class FakePlatform:
     def sent_to(self, address: str) -> list[tuple[str, str]]:
         """(method, key) of the calls for one address, in order."""
         return [(call.method, call.key) for call in self.calls if call.address == address]
+
+
+@contextmanager
+def served_in_thread(
+    start: Callable[[], Coroutine[Any, Any, None]], stop: Callable[[], Coroutine[Any, Any, None]]
+) -> Iterator[None]:
+    """Run a fake server on an event loop of its own thread, so a test may block while sokbo runs."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=10)
+    try:
+        yield
+    finally:
+        asyncio.run_coroutine_threadsafe(stop(), loop).result(timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
+
+
+async def deliver_until_done(delivery: Delivery, database: Path, *, timeout_s: float = 60) -> None:
+    """Run the delivery engine until no push is waiting and no row is unfinished."""
+    unfinished = "SELECT COUNT(*) FROM outbox WHERE status IN ('pending', 'retry', 'sending')"
+    waiting = "SELECT COUNT(*) FROM pushes WHERE status = 'pending'"
+
+    def count(query: str) -> int:
+        with sqlite3.connect(database) as db:
+            return int(db.execute(query).fetchone()[0])
+
+    stop = asyncio.Event()
+    engine = asyncio.create_task(delivery.run(stop))
+    try:
+        await until(lambda: count(unfinished) == 0 and count(waiting) == 0, timeout_s=timeout_s)
+    finally:
+        stop.set()
+        await engine

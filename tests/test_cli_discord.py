@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -11,23 +9,17 @@ from pathlib import Path
 import pytest
 
 from tests.fake_discord import FakeDiscord
+from tests.fakes import served_in_thread
 from tests.test_cli_console import Console, post_text
 from tests.test_cli_telegram import wait_for
 
 
 @pytest.fixture
 def api() -> Iterator[FakeDiscord]:
-    """The fake Discord REST API, served from its own thread so the test may block."""
+    """The fake, served from its own thread so the test may block while sokbo runs."""
     fake = FakeDiscord()
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    asyncio.run_coroutine_threadsafe(fake.start(), loop).result(timeout=10)
-    yield fake
-    asyncio.run_coroutine_threadsafe(fake.stop(), loop).result(timeout=10)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(timeout=10)
-    loop.close()
+    with served_in_thread(fake.start, fake.stop):
+        yield fake
 
 
 def test_sokbo_posts_to_discord_channels_from_the_config(api: FakeDiscord, tmp_path: Path) -> None:

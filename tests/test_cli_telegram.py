@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -11,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.fake_telegram import FakeTelegram
+from tests.fakes import served_in_thread
 from tests.test_cli_console import Console, post_text
 from tests.test_platforms_telegram_chats import PRIVATE, command
 
@@ -19,17 +19,10 @@ DEADLINE_S = 30.0
 
 @pytest.fixture
 def api() -> Iterator[FakeTelegram]:
-    """The fake Bot API, served from its own thread so the test may block while sokbo runs."""
+    """The fake, served from its own thread so the test may block while sokbo runs."""
     fake = FakeTelegram()
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    asyncio.run_coroutine_threadsafe(fake.start(), loop).result(timeout=10)
-    yield fake
-    asyncio.run_coroutine_threadsafe(fake.stop(), loop).result(timeout=10)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(timeout=10)
-    loop.close()
+    with served_in_thread(fake.start, fake.stop):
+        yield fake
 
 
 def wait_for(condition: object, what: str) -> None:

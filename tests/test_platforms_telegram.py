@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -32,7 +31,7 @@ from bot.platforms.telegram import TelegramPlatform, translate
 from bot.publish import Plan
 from bot.store import Store
 from tests.fake_telegram import FakeTelegram
-from tests.fakes import until
+from tests.fakes import deliver_until_done
 from tests.telegram_html import visible_text
 from tests.test_publish import post
 from tests.test_store import rows
@@ -86,14 +85,7 @@ class Wire:
 
     async def deliver_all(self) -> None:
         """Run delivery until every row is finished."""
-        stop = asyncio.Event()
-        engine = asyncio.create_task(self.delivery.run(stop))
-        try:
-            await until(lambda: rows(self.database, "SELECT COUNT(*) FROM outbox WHERE status IN ('pending', 'retry', 'sending')") == [(0,)]
-                        and rows(self.database, "SELECT COUNT(*) FROM pushes WHERE status = 'pending'") == [(0,)], timeout_s=60)  # fmt: skip
-        finally:
-            stop.set()
-            await engine
+        await deliver_until_done(self.delivery, self.database)
 
 
 @asynccontextmanager

@@ -5,16 +5,35 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 
 from bot.errors import ConfigError
 
 DEFAULT_CONFIG_NAME = "sokbo.toml"  # looked for in the current folder when --config is not given
 TOKEN_VARIABLES = {"telegram": "TELEGRAM_BOT_TOKEN", "discord": "DISCORD_BOT_TOKEN"}
+
+
+T = TypeVar("T")
+
+
+def _listed(value: object) -> object:
+    """TOML gives lists; the frozen config keeps tuples."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+Listed = Annotated[tuple[T, ...], BeforeValidator(_listed)]  # a TOML list, kept as a tuple
 
 
 class _Frozen(BaseModel):
@@ -30,7 +49,7 @@ class SiteConfig(_Frozen):
     timezone: str = "UTC"
     root: Path | None = None
     permalink: str = "date"
-    ignore_images: tuple[str, ...] = ()
+    ignore_images: Listed[str] = ()
     link_params: tuple[tuple[str, str], ...] = ()
 
     @field_validator("url")
@@ -49,11 +68,6 @@ class SiteConfig(_Frozen):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError("expected an IANA time zone such as 'Asia/Seoul'") from None
         return value
-
-    @field_validator("ignore_images", mode="before")
-    @classmethod
-    def _list_to_tuple(cls, value: object) -> object:
-        return tuple(value) if isinstance(value, list) else value
 
     @field_validator("link_params", mode="before")
     @classmethod
@@ -102,16 +116,11 @@ class TelegramChannel(_Frozen):
     """`[[telegram.channels]]`: a chat that always gets pushes, set here rather than by command."""
 
     chat_id: int | str  # a numeric id, or @channelusername
-    categories: tuple[str, ...] = ()
+    categories: Listed[str] = ()
     thread_id: int | None = None  # a forum topic
     silent: bool = False
     link_preview: bool = True
     language: Literal["ko", "en"] | None = None
-
-    @field_validator("categories", mode="before")
-    @classmethod
-    def _list_to_tuple(cls, value: object) -> object:
-        return tuple(value) if isinstance(value, list) else value
 
 
 class TelegramSettings(_Frozen):
@@ -119,42 +128,27 @@ class TelegramSettings(_Frozen):
 
     api_url: str = "https://api.telegram.org/bot"  # python-telegram-bot's base_url; token appended
     api_file_url: str = "https://api.telegram.org/file/bot"  # its base_file_url
-    admins: tuple[int, ...] = ()  # Telegram user ids of the bot's admins
+    admins: Listed[int] = ()  # Telegram user ids of the bot's admins
     notify_chat: int | str | None = None  # where admin notices go (refused files, bursts, dead)
-    channels: tuple[TelegramChannel, ...] = ()
+    channels: Listed[TelegramChannel] = ()
     per_second: Annotated[float, Field(gt=0, le=30)] = 28.5  # overall pace, below the 30/s limit
-
-    @field_validator("admins", "channels", mode="before")
-    @classmethod
-    def _list_to_tuple(cls, value: object) -> object:
-        return tuple(value) if isinstance(value, list) else value
 
 
 class DiscordChannel(_Frozen):
     """`[[discord.channels]]`: a channel that always gets pushes."""
 
     channel_id: int
-    categories: tuple[str, ...] = ()
+    categories: Listed[str] = ()
     mention_role: int | None = None  # the one mention allowed in its pushes
     language: Literal["ko", "en"] | None = None
-
-    @field_validator("categories", mode="before")
-    @classmethod
-    def _list_to_tuple(cls, value: object) -> object:
-        return tuple(value) if isinstance(value, list) else value
 
 
 class DiscordSettings(_Frozen):
     """`[discord]`: the REST API, the channels, and how posts look on Discord."""
 
     api_url: str = "https://discord.com/api/v10"  # discord.http.Route.BASE
-    channels: tuple[DiscordChannel, ...] = ()
+    channels: Listed[DiscordChannel] = ()
     colors: tuple[tuple[str, int], ...] = ()  # category → embed colour, from "#rrggbb"
-
-    @field_validator("channels", mode="before")
-    @classmethod
-    def _channels_to_tuple(cls, value: object) -> object:
-        return tuple(value) if isinstance(value, list) else value
 
     @field_validator("colors", mode="before")
     @classmethod

@@ -51,8 +51,8 @@ class Outbox:
                 raise
 
     async def target(self, platform: str, address: str) -> Target | None:
-        """Return the target for a chat, if it is known."""
-        query = _TARGETS + " WHERE t.platform = ? AND t.address = ? GROUP BY t.id"
+        """Return the target for a chat, if it is known (subscribed or not)."""
+        query = _TARGETS_ANY + " WHERE t.platform = ? AND t.address = ? GROUP BY t.id"
         async with self._db.execute(query, (platform, address)) as cursor:
             row = await cursor.fetchone()
         return None if row is None else _target(row)
@@ -126,11 +126,9 @@ class Outbox:
                 )
             ]
         )
-        query = _TARGETS_ANY + " WHERE t.platform = ? AND t.address = ? GROUP BY t.id"
-        async with self._db.execute(query, (platform, address)) as cursor:
-            row = await cursor.fetchone()
-        assert row is not None  # just written
-        return _target(row)
+        target = await self.target(platform, address)
+        assert target is not None  # just written
+        return target
 
     async def move_target(self, target: Target, address: str) -> None:
         """Follow a chat to its new address (a migrated group), keeping its subscriptions."""

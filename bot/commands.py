@@ -92,6 +92,20 @@ def category_counts(records: Iterable[Record]) -> list[tuple[str, int]]:
     return sorted(((names[k], n) for k, n in counts.items()), key=lambda item: (-item[1], item[0]))
 
 
+def complete_categories(records: Iterable[Record], typed: str, *, most: int) -> list[str]:
+    """Categories containing what was typed (after NFC, case-insensitively), most posts first."""
+    wanted = fold(typed.strip())
+    return [name for name, _ in category_counts(records) if wanted in fold(name)][:most]
+
+
+def complete_posts(records: Iterable[Record], typed: str, *, most: int) -> list[Record]:
+    """Live posts whose key or title contains what was typed, newest first."""
+    wanted = fold(typed.strip())
+    live = [r for r in records if r.state is not PostState.GONE]
+    live.sort(key=lambda r: (r.post.date, r.first_seen, r.post.key), reverse=True)
+    return [r for r in live if wanted in fold(r.post.key) or wanted in fold(r.post.title)][:most]
+
+
 def suggest(name: str, names: Iterable[str]) -> list[str]:
     """The names closest to a mistyped one, compared letter by letter (Hangul as jamo)."""
     by_letters = {_letters(known): known for known in names}

@@ -140,6 +140,7 @@ class DiscordChannel(_Frozen):
     channel_id: int
     categories: Listed[str] = ()
     mention_role: int | None = None  # the one mention allowed in its pushes
+    crosspost: bool = False  # publish each push to the followers of an announcement channel
     language: Literal["ko", "en"] | None = None
 
 
@@ -147,6 +148,10 @@ class DiscordSettings(_Frozen):
     """`[discord]`: the REST API, the channels, and how posts look on Discord."""
 
     api_url: str = "https://discord.com/api/v10"  # discord.http.Route.BASE
+    gateway_url: str = "wss://gateway.discord.gg/"  # DiscordWebSocket.DEFAULT_GATEWAY
+    admins: Listed[int] = ()  # Discord user ids of the bot's admins
+    admin_roles: Listed[int] = ()  # and role ids whose members are admins too
+    notify_channel: int | None = None  # where admin notices go (refused files, bursts, dead)
     channels: Listed[DiscordChannel] = ()
     colors: tuple[tuple[str, int], ...] = ()  # category → embed colour, from "#rrggbb"
 

@@ -7,8 +7,10 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
+import discord
 from telegram.ext import ApplicationBuilder
 
 from bot import __version__
@@ -22,6 +24,7 @@ from bot.platforms.console import ADDRESS, ConsolePlatform, console_caller, read
 from bot.platforms.console import NAME as CONSOLE
 from bot.platforms.discord import NAME as DISCORD
 from bot.platforms.discord import DiscordPlatform, discord_client
+from bot.platforms.discord_chats import DiscordChats
 from bot.platforms.telegram import NAME as TELEGRAM
 from bot.platforms.telegram import TelegramPlatform
 from bot.platforms.telegram_chats import AnyApplication, TelegramChats
@@ -47,6 +50,7 @@ async def serve(config: Config, clock: SystemClock, *, with_console: bool) -> No
     database = config.bot.database
     with single_instance(database):
         async with contextlib.AsyncExitStack() as stack:
+            client = None
             if config.secrets.discord_token is not None:
                 token = config.secrets.discord_token.get_secret_value()
                 client = await stack.enter_async_context(discord_client(config.discord, token))
@@ -70,15 +74,16 @@ async def serve(config: Config, clock: SystemClock, *, with_console: bool) -> No
             snapshots = watch_folder(
                 view, clock=clock, rescan_s=config.bot.rescan_seconds, stop=stop
             )
-            if application is not None:
-                chats = TelegramChats(application, commands, delivery.outbox, config, clock)
-                sinks.append(chats.notify)
-                await chats.start()
-                stack.push_async_callback(chats.stop)
+            runs = await _start_chats(
+                stack, commands, delivery.outbox, config, clock,
+                application=application, client=client, sinks=sinks,
+            )  # fmt: skip
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(tracker.follow(snapshots))
                 tasks.create_task(tracker.keep_time(stop))
                 tasks.create_task(delivery.run(stop))
+                for run in runs:
+                    tasks.create_task(run(stop))
                 tasks.create_task(_banner(tracker, store, config, stop, platforms=list(platforms)))
                 if console.name in platforms:
                     caller = console_caller(language)
@@ -87,6 +92,32 @@ async def serve(config: Config, clock: SystemClock, *, with_console: bool) -> No
                     )
                     tasks.create_task(reader)
     log.info("sokbo stopped")
+
+
+async def _start_chats(
+    stack: contextlib.AsyncExitStack,
+    commands: Commands,
+    outbox: Outbox,
+    config: Config,
+    clock: SystemClock,
+    *,
+    application: AnyApplication | None,
+    client: discord.Client | None,
+    sinks: list[Callable[[str], None]],
+) -> list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]]:
+    """Start each platform's chat side (commands in, notices out); return what runs until stop."""
+    runs: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = []
+    if application is not None:
+        chats = TelegramChats(application, commands, outbox, config, clock)
+        sinks.append(chats.notify)
+        await chats.start()
+        stack.push_async_callback(chats.stop)
+    if client is not None:
+        channels = DiscordChats(client, commands, outbox, config, clock)
+        sinks.append(channels.notify)
+        await channels.start()
+        runs.append(channels.run)
+    return runs
 
 
 async def _static_targets(
@@ -99,7 +130,7 @@ async def _static_targets(
         )
     if DISCORD in platforms:
         for channel in config.discord.channels:
-            options = {"mention_role": channel.mention_role}
+            options = {"mention_role": channel.mention_role, "crosspost": channel.crosspost}
             await outbox.subscribe(
                 DISCORD, str(channel.channel_id), channel.categories, now=clock.now(),
                 language=channel.language, is_static=True, kind="text", options=options,

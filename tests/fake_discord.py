@@ -1,23 +1,40 @@
-"""A fake Discord REST API on 127.0.0.1 for discord.py's HTTP client (messages, edits, deletes).
+"""A fake Discord on 127.0.0.1 for discord.py: REST (messages, commands, interactions) and gateway.
 
-It records every request, enforces the embed limits with Discord's error shape, and can be
-scripted to answer 403/404 for a channel, 429 (with `retry_after` and a `Via` header, as
-discord.py expects) or 5xx.
+It records every request, enforces the embed limits with Discord's error shape, channel access
+(403 Missing Permissions, 404 Unknown Channel), the message rate limit of a channel (5 per 5 s)
+and the publish limit of an announcement channel, answering 429 with `retry_after` in JSON and a
+`Via` header as discord.py expects; it can be scripted to answer any error for a channel. The
+gateway and interactions are in `fake_discord_gateway`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
+from collections import deque
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import BodyPartReader, web
 
-BOT_USER = {"id": "4242", "username": "sokbo", "discriminator": "0", "avatar": None, "bot": True,
+from tests.fake_discord_gateway import (
+    APPLICATION_ID,
+    Exchange,
+    Gateway,
+    check_commands,
+    json_response,
+    snowflake,
+)
+
+BOT_USER = {"id": APPLICATION_ID, "username": "sokbo", "discriminator": "0", "avatar": None, "bot": True,
             "global_name": None, "flags": 0}  # fmt: skip
 LIMITS = {"title": 256, "description": 4096}
+CHANNEL_WINDOW_S, CHANNEL_MESSAGES = 5.0, 5  # a channel's message bucket
+PUBLISH_WINDOW_S, PUBLISHES = 3600.0, 10  # an announcement channel's publish limit
+T = TypeVar("T")
 
 
 @dataclass
@@ -32,13 +49,37 @@ class FakeDiscord:
     _ids: itertools.count[int] = field(
         default_factory=lambda: itertools.count(9_000_000_000_000_001)
     )
+    forbidden: set[str] = field(default_factory=set)  # channels the bot may not post in
+    deleted: set[str] = field(default_factory=set)  # channels that no longer exist
+    commands: list[dict[str, Any]] = field(default_factory=list)  # the synced slash commands
+    crossposted: list[str] = field(default_factory=list)  # ids of published messages
+    limited: list[str] = field(default_factory=list)  # paths answered 429 by the fake's limits
+    publish_limit: int = PUBLISHES
+    gateway: Gateway = field(init=False)
+    _sent: dict[str, deque[float]] = field(default_factory=dict)  # recent sends per bucket
     _runner: web.AppRunner | None = None
     api_url: str = ""
+    gateway_url: str = ""
+    loop: asyncio.AbstractEventLoop | None = None
+
+    def __post_init__(self) -> None:
+        self.gateway = Gateway(self.token, BOT_USER)
 
     async def start(self) -> None:
         """Listen on a free port of 127.0.0.1."""
+        self.loop = asyncio.get_running_loop()
         app = web.Application()
+        app.router.add_get("/gateway", self.gateway.handle)
         app.router.add_get("/api/v10/users/@me", self._me)
+        app.router.add_put("/api/v10/applications/{app}/commands", self._sync)
+        app.router.add_post("/api/v10/interactions/{id}/{token}/callback", self._callback)
+        app.router.add_post("/api/v10/webhooks/{app}/{token}", self._followup)
+        original = "/api/v10/webhooks/{app}/{token}/messages/@original"
+        app.router.add_patch(original, self._edit_original)
+        app.router.add_delete(original, self._delete_original)
+        app.router.add_post(
+            "/api/v10/channels/{channel}/messages/{message}/crosspost", self._crosspost
+        )
         app.router.add_get("/api/v10/oauth2/applications/@me", self._application)
         app.router.add_post("/api/v10/channels/{channel}/messages", self._create)
         app.router.add_patch("/api/v10/channels/{channel}/messages/{message}", self._edit)
@@ -49,11 +90,34 @@ class FakeDiscord:
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.api_url = f"http://127.0.0.1:{port}/api/v10"
+        self.gateway_url = self.gateway.url = f"ws://127.0.0.1:{port}/gateway"
 
     async def stop(self) -> None:
         """Stop listening."""
         if self._runner is not None:
             await self._runner.cleanup()
+
+    def run(self, work: Coroutine[Any, Any, T]) -> T:
+        """Run `work` in the fake's loop from another thread (when served from a thread)."""
+        assert self.loop is not None
+        return asyncio.run_coroutine_threadsafe(work, self.loop).result(timeout=10)
+
+    async def interact(
+        self, name: str, options: dict[str, Any] | None = None, **how: Any
+    ) -> Exchange:
+        """A user runs a slash command (see Gateway.interact)."""
+        return await self.gateway.interact(name, options, **how)
+
+    async def delete_channel(self, channel: str, guild: str) -> None:
+        """Delete a channel: it answers 404 from now on and the gateway says so."""
+        self.deleted.add(channel)
+        await self.gateway.dispatch("CHANNEL_DELETE", {"id": channel, "type": 0, "guild_id": guild,
+                                                       "name": f"c{channel}", "position": 0,
+                                                       "permission_overwrites": []})  # fmt: skip
+
+    def command(self, name: str) -> dict[str, Any]:
+        """A synced slash command by name."""
+        return next(c for c in self.commands if c["name"] == name)
 
     def fail(self, channel: str, status: int, body: dict[str, Any]) -> None:
         """Answer the next request for `channel` with this error."""
@@ -63,17 +127,40 @@ class FakeDiscord:
         """The JSON bodies of every request with this HTTP method, in order."""
         return [body for verb, _, body in self.requests if verb == method]
 
-    async def _record(self, request: web.Request) -> tuple[dict[str, Any], web.Response | None]:
-        if request.headers.get("Authorization") != f"Bot {self.token}":
+    async def _record(
+        self, request: web.Request, *, as_bot: bool = True
+    ) -> tuple[dict[str, Any], web.Response | None]:
+        """Record a request; refuse it as Discord would (auth, scripted, access, limits)."""
+        if as_bot and request.headers.get("Authorization") != f"Bot {self.token}":
             return {}, _json({"message": "401: Unauthorized", "code": 0}, status=401)
         body = await _body(request, self.uploads)
         self.requests.append((request.method, request.path, body))
-        queued = self.errors.get(request.match_info.get("channel", ""))
+        channel = request.match_info.get("channel", "")
+        queued = self.errors.get(channel)
         if queued:
             status, error = queued.pop(0)
             headers = {"Via": "1.1 google"} if status == 429 else {}
             return body, _json(error, status=status, headers=headers)
+        if channel in self.deleted:
+            return body, _json({"message": "Unknown Channel", "code": 10003}, status=404)
+        if channel in self.forbidden:
+            return body, _json({"message": "Missing Permissions", "code": 50013}, status=403)
         return body, None
+
+    def _limit(self, bucket: str, most: int, window_s: float, path: str) -> web.Response | None:
+        """429 when `bucket` has had `most` requests within `window_s`; else count this one."""
+        assert self.loop is not None
+        now = self.loop.time()
+        sent = self._sent.setdefault(bucket, deque())
+        while sent and now - sent[0] >= window_s:
+            sent.popleft()
+        if len(sent) >= most:
+            self.limited.append(path)
+            wait = round(window_s - (now - sent[0]), 3)
+            return _json({"message": "You are being rate limited.", "retry_after": wait, "global": False},
+                         status=429, headers={"Via": "1.1 google", "X-RateLimit-Scope": "shared"})  # fmt: skip
+        sent.append(now)
+        return None
 
     async def _me(self, request: web.Request) -> web.Response:
         _, refusal = await self._record(request)
@@ -98,7 +185,13 @@ class FakeDiscord:
             return refusal
         if (invalid := _check_embeds(body)) is not None:
             return invalid
-        message = self._message(request.match_info["channel"], body)
+        channel = request.match_info["channel"]
+        limited = self._limit(
+            f"messages/{channel}", CHANNEL_MESSAGES, CHANNEL_WINDOW_S, request.path
+        )
+        if limited is not None:
+            return limited
+        message = self._message(channel, body)
         self.messages[int(message["id"])] = message
         return _json(message)
 
@@ -123,8 +216,81 @@ class FakeDiscord:
             return _json({"message": "Unknown Message", "code": 10008}, status=404)
         return web.Response(status=204)
 
+    async def _crosspost(self, request: web.Request) -> web.Response:
+        _, refusal = await self._record(request)
+        if refusal is not None:
+            return refusal
+        message = self.messages.get(int(request.match_info["message"]))
+        if message is None:
+            return _json({"message": "Unknown Message", "code": 10008}, status=404)
+        channel = request.match_info["channel"]
+        limited = self._limit(
+            f"publish/{channel}", self.publish_limit, PUBLISH_WINDOW_S, request.path
+        )
+        if limited is not None:
+            return limited
+        self.crossposted.append(str(message["id"]))
+        message["flags"] = int(message.get("flags") or 0) | 1  # CROSSPOSTED
+        return _json(message)
+
+    async def _sync(self, request: web.Request) -> web.Response:
+        body, refusal = await self._record(request)
+        if refusal is not None:
+            return refusal
+        commands: list[dict[str, Any]] = body  # type: ignore[assignment]
+        if (problem := check_commands(commands)) is not None:
+            return _json({"code": 50035, "message": f"Invalid Form Body: {problem}"}, status=400)
+        self.commands = [{**c, "id": snowflake(), "application_id": APPLICATION_ID, "version": snowflake(), "type": c.get("type", 1)}
+                         for c in commands]  # fmt: skip
+        return _json(self.commands)
+
+    async def _callback(self, request: web.Request) -> web.Response:
+        body, refusal = await self._record(request, as_bot=False)
+        if refusal is not None:
+            return refusal
+        token = request.match_info["token"]
+        exchange = self.gateway.exchanges.get(token)
+        data = body.get("data") or {}
+        message = self._message(exchange.channel if exchange else "0", data)
+        return self.gateway.callback(token, body, message)
+
+    async def _followup(self, request: web.Request) -> web.Response:
+        body, refusal = await self._record(request, as_bot=False)
+        if refusal is not None:
+            return refusal
+        exchange = self.gateway.webhook(request.match_info["token"])
+        if exchange is None:
+            return _json({"message": "Unknown Webhook", "code": 10015}, status=404)
+        message = self._message(exchange.channel, body)
+        exchange.followups.append(message)
+        return _json(message)
+
+    async def _edit_original(self, request: web.Request) -> web.Response:
+        body, refusal = await self._record(request, as_bot=False)
+        if refusal is not None:
+            return refusal
+        exchange = self.gateway.webhook(request.match_info["token"])
+        if exchange is None or exchange.original is None or exchange.deleted_original:
+            return _json({"message": "Unknown Message", "code": 10008}, status=404)
+        exchange.original = {
+            **exchange.original,
+            **body,
+            "edited_timestamp": datetime.now(UTC).isoformat(),
+        }
+        return _json(exchange.original)
+
+    async def _delete_original(self, request: web.Request) -> web.Response:
+        _, refusal = await self._record(request, as_bot=False)
+        if refusal is not None:
+            return refusal
+        exchange = self.gateway.webhook(request.match_info["token"])
+        if exchange is None or exchange.original is None or exchange.deleted_original:
+            return _json({"message": "Unknown Message", "code": 10008}, status=404)
+        exchange.deleted_original = True
+        return web.Response(status=204)
+
     def _message(self, channel: str, body: dict[str, Any]) -> dict[str, Any]:
-        attachments = [{"id": str(next(self._ids)), "filename": name, "size": len(data),
+        attachments = [{"id": snowflake(), "filename": name, "size": len(data),
                         "url": f"https://cdn.example/{name}", "proxy_url": f"https://cdn.example/{name}"}
                        for name, data in self.uploads.items()]  # fmt: skip
         return {
@@ -133,7 +299,7 @@ class FakeDiscord:
             "tts": False, "mention_everyone": False, "mentions": [], "mention_roles": [],
             "attachments": attachments, "embeds": body.get("embeds", []), "pinned": False, "flags": 0,
             "components": body.get("components", []), "allowed_mentions": body.get("allowed_mentions"),
-        }  # fmt: skip
+        } | ({"flags": int(body["flags"])} if body.get("flags") else {})  # fmt: skip
 
 
 def _check_embeds(body: dict[str, Any]) -> web.Response | None:
@@ -187,12 +353,7 @@ def _check_embeds(body: dict[str, Any]) -> web.Response | None:
     return None
 
 
-def _json(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    """JSON exactly as discord.py checks for it: `Content-Type: application/json`, no charset."""
-    return web.Response(
-        body=json.dumps(data).encode(), status=status,
-        headers={"Content-Type": "application/json", **(headers or {})},
-    )  # fmt: skip
+_json = json_response
 
 
 async def _body(request: web.Request, uploads: dict[str, bytes]) -> dict[str, Any]:

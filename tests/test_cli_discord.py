@@ -1,17 +1,21 @@
-"""`sokbo run` with a Discord token, as a process, posting to configured channels on the fake."""
+"""`sokbo run` with a Discord token, as a process, against the fake Discord (REST and gateway)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.fake_discord import FakeDiscord
+from tests.fake_telegram import FakeTelegram
 from tests.fakes import served_in_thread
 from tests.test_cli_console import Console, post_text
 from tests.test_cli_telegram import wait_for
+from tests.test_platforms_discord_chats import GUILD, MANAGER, TEXT
+from tests.test_store import rows
 
 
 @pytest.fixture
@@ -22,35 +26,84 @@ def api() -> Iterator[FakeDiscord]:
         yield fake
 
 
-def test_sokbo_posts_to_discord_channels_from_the_config(api: FakeDiscord, tmp_path: Path) -> None:
-    """With the token set, a new post reaches each listed channel as an embed; no token in output."""
-    (tmp_path / "sokbo.toml").write_text(
+def config_text(api: FakeDiscord, extra: str = "") -> str:
+    """A config with the fake's REST API and gateway, two listed channels, and `extra`."""
+    return (
         '[site]\nposts_dir = "posts"\nurl = "https://news.example.com"\n[bot]\nsettle_seconds = 0.1\n'
-        f'[discord]\napi_url = "{api.api_url}"\n'
+        f'[discord]\napi_url = "{api.api_url}"\ngateway_url = "{api.gateway_url}"\n'
         "[[discord.channels]]\nchannel_id = 7001\n"
         '[[discord.channels]]\nchannel_id = 7002\ncategories = ["Sport"]\nmention_role = 42\n'
+        + extra
     )
+
+
+def test_sokbo_serves_discord_and_never_shows_the_token(api: FakeDiscord, tmp_path: Path) -> None:
+    """With the token set: commands registered, the gateway answers /subscribe, posts arrive."""
+    api.gateway.add_guild(GUILD, {TEXT: "text"}, {})
+    (tmp_path / "sokbo.toml").write_text(config_text(api))
     (tmp_path / "posts").mkdir()
     (tmp_path / "posts" / "2026-01-01-old.md").write_text(
         post_text("Old", when=-timedelta(days=30))
     )
     sokbo = Console(tmp_path, env={"DISCORD_BOT_TOKEN": api.token})
     try:
+        sokbo.expect_log("discord: 12 slash commands registered")
         sokbo.expect_log("Pushes go to discord")
-        (tmp_path / "posts" / "2026-11-22-fresh.md").write_text(post_text("Fresh for Discord"))
-        wait_for(
-            lambda: any(path.endswith("/channels/7001/messages") for _, path, _ in api.requests),
-            "the push",
+        wait_for(lambda: bool(api.gateway.sessions), "the gateway session")
+        answer = api.run(
+            api.interact(
+                "subscribe", channel=TEXT, guild=GUILD, permissions=MANAGER, locale="en-US"
+            )
         )
+        wait_for(lambda: answer.answered, "the reply")
+        assert answer.messages[0]["content"] == "This chat now gets every new post."
+        (tmp_path / "posts" / "2026-11-22-fresh.md").write_text(post_text("Fresh for Discord"))
+        wait_for(lambda: len(posted(api)) == 2, "the pushes")
         assert sokbo.stop() == 0
     finally:
         if sokbo.process.poll() is None:
             sokbo.stop()
-    posted = [(path, body) for verb, path, body in api.requests if verb == "POST"]
-    assert [path for path, _ in posted] == [
-        "/api/v10/channels/7001/messages"
-    ]  # 7002 wants Sport only
-    assert posted[0][1]["embeds"][0]["title"] == "Fresh for Discord"
-    assert posted[0][1]["allowed_mentions"]["parse"] == []
+    assert sorted(path for path, _ in posted(api)) == [
+        "/api/v10/channels/7001/messages",  # 7002 wants Sport only
+        f"/api/v10/channels/{TEXT}/messages",
+    ]
+    assert all(body["embeds"][0]["title"] == "Fresh for Discord" for _, body in posted(api))
+    assert all(body["allowed_mentions"]["parse"] == [] for _, body in posted(api))
     shown = "\n".join(sokbo.seen["err"] + sokbo.seen["out"])
     assert api.token not in shown
+
+
+def test_sokbo_serves_discord_and_telegram_at_once(api: FakeDiscord, tmp_path: Path) -> None:
+    """Both tokens: one process, one outbox; a new post reaches a Discord channel and a Telegram chat."""
+    telegram = FakeTelegram()
+    with served_in_thread(telegram.start, telegram.stop):
+        (tmp_path / "sokbo.toml").write_text(config_text(api, (
+            f'[telegram]\napi_url = "{telegram.url}"\n'
+            f'api_file_url = "{telegram.url.replace("/bot", "/file/bot")}"\n'
+            "[[telegram.channels]]\nchat_id = -1009\n"
+        )))  # fmt: skip
+        (tmp_path / "posts").mkdir()
+        env = {"DISCORD_BOT_TOKEN": api.token, "TELEGRAM_BOT_TOKEN": telegram.token}
+        sokbo = Console(tmp_path, env=env)
+        try:
+            sokbo.expect_log("Pushes go to telegram, discord")
+            (tmp_path / "posts" / "2026-11-22-fresh.md").write_text(post_text("Fresh for both"))
+            wait_for(
+                lambda: bool(posted(api)) and bool(telegram.calls("sendMessage")), "the pushes"
+            )
+            assert sokbo.stop() == 0
+        finally:
+            if sokbo.process.poll() is None:
+                sokbo.stop()
+    assert [path for path, _ in posted(api)] == ["/api/v10/channels/7001/messages"]
+    [sent] = telegram.calls("sendMessage")
+    assert (int(sent["chat_id"]), "Fresh for both" in sent["text"]) == (-1009, True)
+    assert rows(tmp_path / "sokbo.db", "SELECT status, COUNT(*) FROM outbox GROUP BY status") == [
+        ("sent", 2)
+    ]
+
+
+def posted(api: FakeDiscord) -> list[tuple[str, dict[str, Any]]]:
+    """(path, body) of every message the bot posted to a channel."""
+    return [(path, body) for verb, path, body in api.requests
+            if verb == "POST" and path.startswith("/api/v10/channels/") and path.endswith("/messages")]  # fmt: skip

@@ -11,7 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from bot.commands import Caller, Command, Commands, match_posts, parse_command, split_count
+from bot.commands import (
+    Caller,
+    Command,
+    Commands,
+    complete_categories,
+    complete_posts,
+    match_posts,
+    parse_command,
+    split_count,
+)
 from bot.config import Config, SiteConfig
 from bot.model import PostState, Record
 from bot.publish import Plan
@@ -258,3 +267,20 @@ async def test_commands_are_rate_limited_per_user(tmp_path: Path) -> None:
         assert (await ask(commands, "/latest 1", KOREAN)).startswith("최신 글:")
         commands.clock.advance(seconds=31)  # type: ignore[attr-defined]
         assert (await ask(commands, "/latest 1")).startswith("Latest posts:")
+
+
+def test_completion_of_categories_and_posts() -> None:
+    """Autocomplete: categories containing the typed text (NFC, any case); posts by key or title."""
+    older = post("2026-11-20-vote", title="Vote passes", categories=("정치", "Economy"))
+    newer = post("2026-11-21-final", title="결승전", categories=("정치",), age=timedelta(0))
+    gone = replace(records(post("2026-11-19-old", title="Vote recount"))[0], state=PostState.GONE)
+    archive = [*records(older, newer), gone]
+    assert complete_categories(archive, "", most=25) == ["정치", "Economy"]
+    assert complete_categories(archive, unicodedata.normalize("NFD", "정"), most=25) == ["정치"]
+    assert complete_categories(archive, "ECON", most=25) == ["Economy"]
+    assert [r.post.key for r in complete_posts(archive, "", most=25)] == [
+        "2026-11-21-final",
+        "2026-11-20-vote",
+    ]
+    assert [r.post.key for r in complete_posts(archive, "vote", most=25)] == ["2026-11-20-vote"]
+    assert [r.post.key for r in complete_posts(archive, "결승", most=1)] == ["2026-11-21-final"]

@@ -5,9 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from bot.config import Config, load_config
+from bot.config import (
+    BotSettings,
+    Config,
+    DiscordChannel,
+    DiscordSettings,
+    SiteConfig,
+    TelegramChannel,
+    TelegramSettings,
+    load_config,
+)
 from bot.errors import ConfigError
 from tests.conftest import REPO
 
@@ -38,15 +47,19 @@ def test_defaults_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 
 def test_the_example_config_loads_and_documents_every_key() -> None:
-    """config.example.toml loads, and every key of [site] and [bot] appears in it."""
+    """config.example.toml loads, and every key of every table appears in it."""
     config = load_config(REPO / "config.example.toml", {})
     assert config.site.posts_dir == REPO / "posts"
     assert config.site.zone.key == "Asia/Seoul"
     assert config.site.link_params == (("utm_source", "sokbo"), ("utm_medium", "chat"))
     text = (REPO / "config.example.toml").read_text(encoding="utf-8")
-    for section in (config.site, config.bot):
-        for key in type(section).model_fields:
-            assert f"\n{key} = " in text or f"[site.{key}]" in text, key
+    sections: dict[str, type[BaseModel]] = {"site": SiteConfig, "bot": BotSettings, "telegram": TelegramSettings,
+                "discord": DiscordSettings, "telegram.channels": TelegramChannel,
+                "discord.channels": DiscordChannel}  # fmt: skip
+    for name, section in sections.items():
+        for key in section.model_fields:
+            documented = (f"\n{key} = ", f"\n# {key} = ", f"[{name}.{key}]", f"[[{name}.{key}]]")
+            assert any(form in text for form in documented), f"{name}.{key}"
 
 
 def test_relative_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:

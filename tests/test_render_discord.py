@@ -5,13 +5,16 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.model import Reply
 from bot.render.discord import (
     DEFAULT_COLOR,
+    MAX_CONTENT,
     MAX_DESCRIPTION,
     MAX_TITLE,
     MAX_TOTAL,
     color_of,
     render,
+    reply_contents,
 )
 from bot.render.text import utf16_len
 from tests.test_render_telegram import message
@@ -76,3 +79,23 @@ def test_any_post_fits_discords_embed_limits(title: str, excerpt: str, site: str
     assert sizes[0] <= MAX_TITLE
     assert sizes[1] <= MAX_DESCRIPTION
     assert sum(sizes) <= MAX_TOTAL
+
+
+def test_a_reply_escapes_markdown_keeps_links_and_splits_between_lines() -> None:
+    """Titles can't format or link; URLs stay clickable without previews; ≤ 2,000 per message."""
+    listing = Reply(("최신 글:", "11-22 09:00 *속보* [a_b]\n  https://news.example.com/a_b/"))
+    assert reply_contents(listing) == [
+        "최신 글:\n11-22 09:00 \\*속보\\* \\[a\\_b\\]\n  <https://news.example.com/a_b/>"
+    ]
+    long = Reply(tuple(f"{n:02} " + "가" * 600 for n in range(5)))
+    parts = reply_contents(long)
+    assert [part[:2] for part in parts] == ["00", "03"]  # three lines fit, then two
+    assert all(utf16_len(part) <= MAX_CONTENT for part in parts)
+
+
+@given(st.lists(st.text(min_size=1, max_size=3000), min_size=1, max_size=8))
+def test_any_reply_fits_discord_messages(lines: list[str]) -> None:
+    """Whatever the lines, every message is non-empty and within 2,000 UTF-16 units."""
+    parts = reply_contents(Reply(tuple(lines)))
+    assert parts
+    assert all(0 < utf16_len(part) <= MAX_CONTENT for part in parts)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import aiohttp
 import discord
+import yarl
 from discord import AllowedMentions, Embed, File, PartialMessageable
 from discord.ui import Button, View
 
@@ -23,6 +25,9 @@ from bot.render.discord import DiscordMessage, render
 NAME = "discord"
 PER_SECOND = 45.0  # Discord allows 50 requests a second per bot; keep a margin for commands
 CHANNEL_INTERVAL = timedelta(seconds=1)  # a channel's message bucket: 5 per 5 s, evenly
+
+INTENTS = discord.Intents(guilds=True)  # servers, channels and roles; nothing privileged
+RATE_LIMIT_WAIT_S = 30.0  # the longest 429 discord.py sleeps through; longer ones come to us
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +59,11 @@ class DiscordPlatform:
 
     def __init__(self, client: discord.Client, clock: Clock, *, colors: dict[str, int]) -> None:
         self.client = client
+        self.clock = clock
         self.colors = colors
         self.pacer = Pacer(clock, per_second=PER_SECOND, interval=CHANNEL_INTERVAL)
+        self._publishing: set[asyncio.Task[None]] = set()
+        self._publish_limited: dict[int, datetime] = {}  # channel → when it may publish again
 
     async def ready(self, target: Target) -> None:
         """Wait for this channel's slot."""
@@ -82,7 +90,29 @@ class DiscordPlatform:
                     )
         except (discord.DiscordException, aiohttp.ClientError, TimeoutError) as error:
             raise translate(error) from None
+        if target.option("crosspost"):
+            self._crosspost(sent)
         return MessageRef(NAME, target.address, str(sent.id))
+
+    def _crosspost(self, sent: discord.Message) -> None:
+        """Publish to an announcement channel's followers, beside delivery, never waited for."""
+        limited_until = self._publish_limited.get(sent.channel.id)
+        if limited_until is not None and self.clock.now() < limited_until:
+            log.info("discord: channel %s is at its publish limit; not published", sent.channel.id)
+            return
+        task = asyncio.create_task(self._publish(sent))
+        self._publishing.add(task)
+        task.add_done_callback(self._publishing.discard)
+
+    async def _publish(self, sent: discord.Message) -> None:
+        try:
+            await sent.publish()
+        except discord.RateLimited as error:  # about 10 an hour per channel
+            until = self.clock.now() + timedelta(seconds=error.retry_after)
+            self._publish_limited[sent.channel.id] = until
+            log.info("discord: channel %s is at its publish limit; not published", sent.channel.id)
+        except (discord.DiscordException, aiohttp.ClientError, TimeoutError) as error:
+            log.warning("discord: message %s not published: %s", sent.id, error)
 
     async def edit(self, ref: MessageRef, message: Message) -> None:
         """Edit the embed in place (a correction)."""
@@ -110,7 +140,8 @@ class DiscordPlatform:
 async def discord_client(settings: DiscordSettings, token: str) -> AsyncIterator[discord.Client]:
     """A logged-in discord.py client on `settings.api_url`, closed on exit."""
     discord.http.Route.BASE = settings.api_url  # the library's one API base, for this process
-    client = discord.Client(intents=discord.Intents.none())
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
+    client = discord.Client(intents=INTENTS, max_ratelimit_timeout=RATE_LIMIT_WAIT_S)
     try:
         await client.login(token)
         yield client

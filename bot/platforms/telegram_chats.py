@@ -15,9 +15,10 @@ from telegram.ext import Application, ChatMemberHandler, ContextTypes, MessageHa
 from bot.clock import Clock
 from bot.commands import SUBSCRIPTION_COMMANDS, Caller, Commands, parse_command
 from bot.config import Config
-from bot.i18n import language_of, t
+from bot.i18n import language_of
 from bot.outbox import Outbox
 from bot.platforms.telegram import NAME
+from bot.progress import follow_progress
 
 ALLOWED_UPDATES = ["message", "channel_post", "my_chat_member"]  # edited messages never re-run
 MENU = {  # setMyCommands, per language (the default menu is English)
@@ -40,8 +41,7 @@ MENU = {  # setMyCommands, per language (the default menu is English)
         ("help", "도움말"),
     ],
 }
-PROGRESS_EVERY_S = 2.0  # how often a /repost reply is edited with its progress
-PROGRESS_FOR = timedelta(minutes=30)  # and for how long at most
+PROGRESS_FOR = timedelta(minutes=30)  # how long a /repost reply is kept current
 ADMIN_STATUSES = frozenset({ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER})
 GONE_STATUSES = frozenset({ChatMemberStatus.LEFT, ChatMemberStatus.BANNED})
 
@@ -161,25 +161,20 @@ class TelegramChats:
             task.add_done_callback(self._following.discard)
 
     async def _follow(self, answer: Message, text: str, push_id: int, language: str) -> None:
-        """Edit a /repost reply with its progress ("120/3,000 sent") until every row is done."""
-        shown = text
-        deadline = self.clock.now() + PROGRESS_FOR
-        while self.clock.now() < deadline:
-            await self.clock.sleep(PROGRESS_EVERY_S)
-            progress = await self.outbox.progress(push_id)
-            if progress is None:
-                continue
-            sent, failed, total = progress
-            line = t("repost_progress", language, sent=sent, total=total, failed=failed)
-            if f"{text}\n{line}" != shown:
-                shown = f"{text}\n{line}"
-                try:
-                    await answer.edit_text(shown)
-                except TelegramError as error:
-                    log.info("telegram: repost progress not shown: %s", error)
-                    return
-            if sent + failed >= total:
-                return
+        """Edit a /repost reply with its progress until every row is done."""
+
+        async def show(shown: str) -> bool:
+            try:
+                await answer.edit_text(shown)
+            except TelegramError as error:
+                log.info("telegram: repost progress not shown: %s", error)
+                return False
+            return True
+
+        await follow_progress(
+            self.outbox, self.clock, push_id,
+            text=text, language=language, show=show, longest=PROGRESS_FOR,
+        )  # fmt: skip
 
     async def _is_chat_admin(self, chat: Chat, user: User | None, message: Message) -> bool:
         """Private chats and channel posts: yes; in a group, ask (an anonymous admin counts)."""

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from bot.i18n import t
-from bot.model import Message
+from bot.model import Message, Reply
 from bot.render.text import clean_text, escape_markdown, truncate, utf16_len
 
 # Discord's embed limits (discord.com/developers/docs/resources/message#embed-object-embed-limits)
@@ -17,6 +18,8 @@ MAX_DESCRIPTION = 4096
 MAX_FOOTER = 2048
 MAX_TOTAL = 6000  # title + description + footer (+ fields, author: none here)
 DEFAULT_COLOR = 0xC8102E  # a breaking-news red, when no category has a colour
+MAX_CONTENT = 2000  # a message's text
+_URL = re.compile(r"https?://\S+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,3 +91,33 @@ def render(message: Message, *, colors: Mapping[str, int] | None = None) -> Disc
         embed["image"] = {"url": message.image_url}
     label = t("read_more", message.language)
     return DiscordMessage(embed, label, message.url, attachment)
+
+
+def reply_contents(reply: Reply) -> list[str]:
+    """A command's reply as Discord message texts: Markdown escaped, links kept, each ≤ 2,000.
+
+    Links are written `<url>` (a link without a preview, nothing inside it formatted); a reply
+    longer than one message is split between lines.
+    """
+    contents: list[str] = []
+    current = ""
+    for line in reply.lines:
+        shown = _reply_line(line)
+        if utf16_len(shown) > MAX_CONTENT:
+            shown = truncate(shown, MAX_CONTENT)
+        joined = f"{current}\n{shown}" if current else shown
+        if current and utf16_len(joined) > MAX_CONTENT:
+            contents.append(current)
+            joined = shown
+        current = joined
+    return [*contents, current] if current else contents
+
+
+def _reply_line(line: str) -> str:
+    parts, at = [], 0
+    for link in _URL.finditer(line):
+        parts.append(escape_markdown(line[at : link.start()]))
+        parts.append(f"<{link.group()}>")
+        at = link.end()
+    parts.append(escape_markdown(line[at:]))
+    return "".join(parts)

@@ -1,10 +1,10 @@
 """A fake Discord on 127.0.0.1 for discord.py: REST (messages, commands, interactions) and gateway.
 
 It records every request, enforces the embed limits with Discord's error shape, channel access
-(403 Missing Permissions, 404 Unknown Channel), the message rate limit of a channel (5 per 5 s)
-and the publish limit of an announcement channel, answering 429 with `retry_after` in JSON and a
-`Via` header as discord.py expects; it can be scripted to answer any error for a channel. The
-gateway and interactions are in `fake_discord_gateway`.
+(403 Missing Permissions, 404 Unknown Channel), 50 requests a second, a channel's message limit
+(5 per 5 s) and an announcement channel's publish limit, answering 429 with `retry_after` in JSON
+and a `Via` header as discord.py expects; it can be scripted to answer any error for a channel.
+The gateway and interactions are in `fake_discord_gateway`.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from tests.fake_discord_gateway import (
 BOT_USER = {"id": APPLICATION_ID, "username": "sokbo", "discriminator": "0", "avatar": None, "bot": True,
             "global_name": None, "flags": 0}  # fmt: skip
 LIMITS = {"title": 256, "description": 4096}
+GLOBAL_PER_S = 50  # a bot's requests in any second
 CHANNEL_WINDOW_S, CHANNEL_MESSAGES = 5.0, 5  # a channel's message bucket
 PUBLISH_WINDOW_S, PUBLISHES = 3600.0, 10  # an announcement channel's publish limit
 T = TypeVar("T")
@@ -141,6 +142,8 @@ class FakeDiscord:
             status, error = queued.pop(0)
             headers = {"Via": "1.1 google"} if status == 429 else {}
             return body, _json(error, status=status, headers=headers)
+        if as_bot and (limited := self._limit("global", GLOBAL_PER_S, 1.0, request.path)):
+            return body, limited
         if channel in self.deleted:
             return body, _json({"message": "Unknown Channel", "code": 10003}, status=404)
         if channel in self.forbidden:
@@ -157,8 +160,10 @@ class FakeDiscord:
         if len(sent) >= most:
             self.limited.append(path)
             wait = round(window_s - (now - sent[0]), 3)
-            return _json({"message": "You are being rate limited.", "retry_after": wait, "global": False},
-                         status=429, headers={"Via": "1.1 google", "X-RateLimit-Scope": "shared"})  # fmt: skip
+            is_global = bucket == "global"
+            scope = "global" if is_global else "shared"
+            return _json({"message": "You are being rate limited.", "retry_after": wait, "global": is_global},
+                         status=429, headers={"Via": "1.1 google", "X-RateLimit-Scope": scope})  # fmt: skip
         sent.append(now)
         return None
 

@@ -137,6 +137,16 @@ class Gateway:
         for ws in list(self.sessions):
             await self._send(ws, event, data)
 
+    async def ask_to_reconnect(self) -> None:
+        """Send RECONNECT (op 7), as Discord does before it moves a session; clients resume."""
+        for ws in list(self.sessions):
+            await ws.send_json({"op": 7, "d": None})
+
+    async def remove_from_guild(self, guild_id: str) -> None:
+        """The bot is kicked from a server: GUILD_DELETE without `unavailable`."""
+        self.guilds.pop(guild_id)
+        await self.dispatch("GUILD_DELETE", {"id": guild_id})
+
     async def interact(
         self,
         name: str,

@@ -178,7 +178,7 @@ async def test_a_channel_without_access_or_deleted_is_deactivated(
 async def test_a_429_and_a_5xx_still_deliver(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """discord.py waits out a short 429 itself; a 503 comes back to sokbo, which retries it."""
+    """discord.py waits out a short 429 and retries a 500 itself; a 503 comes back to sokbo, which retries it."""
     async with guild(tmp_path, monkeypatch) as g:
         await g.channel(506)
         await g.channel(507)
@@ -187,11 +187,32 @@ async def test_a_429_and_a_5xx_still_deliver(
             429,
             {"message": "You are being rate limited.", "retry_after": 0.2, "global": False},
         )
-        g.api.fail("507", 503, {"message": "Service Unavailable", "code": 0})
+        g.api.fail("507", 500, {"message": "Internal Server Error", "code": 0})  # library retries
+        g.api.fail("507", 503, {"message": "Service Unavailable", "code": 0})  # sokbo retries
         await g.publish("story")
         await g.deliver_all()
         assert g.statuses() == [("506", "sent"), ("507", "sent")]
+        posts = [path.split("/")[4] for verb, path, _ in g.api.requests if verb == "POST"]
+        assert (posts.count("506"), posts.count("507")) == (2, 3)  # 429, ok; 500, 503, ok
         assert rows(
             g.database,
             "SELECT address, attempts FROM outbox o JOIN targets t ON t.id = o.target_id ORDER BY o.id",
         ) == [("506", 1), ("507", 2)]
+
+
+async def test_a_429_storm_past_the_librarys_retries_is_waited_out_not_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """discord.py gives up after five 429s; sokbo treats that as a wait, so the post still lands."""
+    async with guild(tmp_path, monkeypatch) as g:
+        await g.channel(509)
+        for _ in range(5):
+            g.api.fail(
+                "509",
+                429,
+                {"message": "You are being rate limited.", "retry_after": 0.01, "global": False},
+            )
+        await g.publish("story")
+        await g.deliver_all()
+        assert g.statuses() == [("509", "sent")]
+        assert rows(g.database, "SELECT attempts, last_error FROM outbox") == [(1, None)]

@@ -301,6 +301,42 @@ async def test_a_deleted_channel_is_deactivated(
         assert bot.posted(TEXT) == []
 
 
+async def test_removed_from_a_server_its_channels_are_deactivated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kicked from a server (GUILD_DELETE): none of its channels get pushes any more."""
+    async with live(tmp_path, monkeypatch) as bot:
+        for channel in (TEXT, OTHER):
+            await bot.ask("subscribe", channel=channel, permissions=MANAGER)
+        await bot.api.gateway.remove_from_guild(GUILD)
+        active = "SELECT COUNT(*) FROM targets WHERE is_active = 1"
+        await until(lambda: rows(bot.database, active) == [(0,)])
+
+
+async def test_anyone_subscribes_in_a_direct_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a DM with the bot no permission is needed; pushes go to that DM channel."""
+    async with live(tmp_path, monkeypatch) as bot:
+        answer = await bot.ask("subscribe", {"categories": "정치"}, channel="850", guild=None,
+                               permissions=0, locale="en-GB")  # fmt: skip
+        assert text(answer) == "This chat now gets new posts in: 정치"
+        await bot.publish("2026-11-22-next", categories=("정치",))
+        await until(lambda: len(bot.posted("850")) == 1)
+        assert rows(bot.database, "SELECT address, kind FROM targets") == [("850", "private")]
+
+
+async def test_the_gateway_resumes_after_a_reconnect_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RECONNECT closes the session; discord.py resumes at resume_gateway_url; commands still work."""
+    async with live(tmp_path, monkeypatch) as bot:
+        await bot.api.gateway.ask_to_reconnect()
+        await until(lambda: bot.api.gateway.resumed == 1)
+        assert len(bot.api.gateway.identified) == 1  # resumed, not a new session
+        assert text(await bot.ask("help", locale="en-US")).startswith("Breaking-news alerts")
+
+
 async def test_announcement_channels_publish_until_the_limit_then_skip(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -27,6 +27,7 @@ PER_SECOND = 45.0  # Discord allows 50 requests a second per bot; keep a margin 
 CHANNEL_INTERVAL = timedelta(seconds=1)  # a channel's message bucket: 5 per 5 s, evenly
 
 INTENTS = discord.Intents(guilds=True)  # servers, channels and roles; nothing privileged
+STILL_LIMITED = timedelta(seconds=2)  # the wait after discord.py gave up on a 429 storm
 RATE_LIMIT_WAIT_S = 30.0  # the longest 429 discord.py sleeps through; longer ones come to us
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,8 @@ def translate(error: Exception, *, on_message: bool = False) -> SendError:  # no
     """
     if isinstance(error, discord.RateLimited):  # over max_ratelimit_timeout
         return RateLimited(timedelta(seconds=error.retry_after))
+    if isinstance(error, discord.HTTPException) and error.status == 429:  # still 429 after retries
+        return RateLimited(STILL_LIMITED)
     if isinstance(error, discord.NotFound) and on_message:
         return Rejected(f"{error.status}: {error.text}")
     if isinstance(error, discord.Forbidden | discord.NotFound):

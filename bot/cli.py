@@ -17,7 +17,7 @@ from bot.check import Status, classify, shown_path, summary
 from bot.clock import SystemClock
 from bot.commands import Command, Commands
 from bot.config import DEFAULT_CONFIG_NAME, Config, load_config
-from bot.errors import ConfigError, PostError
+from bot.errors import ConfigError, PlatformError, PostError
 from bot.instance import AlreadyRunning
 from bot.model import Message, PushKind
 from bot.outbox import Outbox
@@ -98,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"sokbo: bad config: {exc}", file=sys.stderr)
         return 2
-    except (UsageError, AlreadyRunning, StoreError) as exc:
+    except (UsageError, AlreadyRunning, StoreError, PlatformError) as exc:
         print(f"sokbo: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # the reader went away (`sokbo check --json | head`)

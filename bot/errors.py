@@ -37,6 +37,13 @@ class PostError(BotError):
         super().__init__(f"{where}: {reason}")
 
 
+class PlatformError(BotError):
+    """A platform would not let sokbo start: its token was refused, or it could not be reached.
+
+    The message never holds the token.
+    """
+
+
 class Scope(StrEnum):
     """What a rate limit holds back."""
 

@@ -107,3 +107,26 @@ def posted(api: FakeDiscord) -> list[tuple[str, dict[str, Any]]]:
     """(path, body) of every message the bot posted to a channel."""
     return [(path, body) for verb, path, body in api.requests
             if verb == "POST" and path.startswith("/api/v10/channels/") and path.endswith("/messages")]  # fmt: skip
+
+
+def test_refused_tokens_stop_sokbo_with_a_clear_line_that_never_shows_them(
+    api: FakeDiscord, tmp_path: Path
+) -> None:
+    """A wrong Discord or Telegram token: exit status 2 and one line naming the variable."""
+    telegram = FakeTelegram()
+    with served_in_thread(telegram.start, telegram.stop):
+        (tmp_path / "sokbo.toml").write_text(
+            config_text(api, f'[telegram]\napi_url = "{telegram.url}"\n')
+        )
+        (tmp_path / "posts").mkdir()
+        for variable, token, line in (
+            ("DISCORD_BOT_TOKEN", "not-the-discord-token", "sokbo: discord: Discord refused DISCORD_BOT_TOKEN"),
+            ("TELEGRAM_BOT_TOKEN", "123:not-the-telegram-token", "sokbo: telegram: the Bot API refused TELEGRAM_BOT_TOKEN"),
+        ):  # fmt: skip
+            sokbo = Console(tmp_path, env={variable: token})
+            sokbo.process.wait(timeout=30)  # it stops by itself …
+            assert sokbo.stop() == 2  # … and this collects its output
+            sokbo.expect(line, stream="err")
+            shown = "\n".join(sokbo.seen["err"] + sokbo.seen["out"])
+            assert token not in shown
+            assert "Traceback" not in shown

@@ -17,7 +17,15 @@ from discord.ui import Button, View
 
 from bot.clock import Clock
 from bot.config import DiscordSettings
-from bot.errors import RateLimited, Rejected, SendError, TargetGone, Transient, Unknown
+from bot.errors import (
+    PlatformError,
+    RateLimited,
+    Rejected,
+    SendError,
+    TargetGone,
+    Transient,
+    Unknown,
+)
 from bot.model import Message, MessageRef, Target
 from bot.ratelimit import Pacer
 from bot.render.discord import DiscordMessage, render
@@ -146,7 +154,13 @@ async def discord_client(settings: DiscordSettings, token: str) -> AsyncIterator
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
     client = discord.Client(intents=INTENTS, max_ratelimit_timeout=RATE_LIMIT_WAIT_S)
     try:
-        await client.login(token)
+        try:
+            await client.login(token)
+        except discord.LoginFailure:
+            raise PlatformError("discord: Discord refused DISCORD_BOT_TOKEN") from None
+        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as error:
+            why = str(error).replace(token, "***") or type(error).__name__
+            raise PlatformError(f"discord: could not log in: {why}") from None
         yield client
     finally:
         await client.close()

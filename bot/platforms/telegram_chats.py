@@ -9,12 +9,13 @@ from typing import Any
 
 from telegram import BotCommand, Chat, Message, Update, User
 from telegram.constants import ChatMemberStatus, ChatType
-from telegram.error import TelegramError
+from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ChatMemberHandler, ContextTypes, MessageHandler, filters
 
 from bot.clock import Clock
 from bot.commands import SUBSCRIPTION_COMMANDS, Caller, Commands, parse_command
 from bot.config import Config
+from bot.errors import PlatformError
 from bot.i18n import language_of
 from bot.outbox import Outbox
 from bot.platforms.telegram import NAME
@@ -74,7 +75,13 @@ class TelegramChats:
 
     async def start(self) -> None:
         """Connect, register the menu and the static channels, and start polling."""
-        await self.app.initialize()
+        try:
+            await self.app.initialize()
+        except InvalidToken:  # its message quotes the token
+            raise PlatformError("telegram: the Bot API refused TELEGRAM_BOT_TOKEN") from None
+        except TelegramError as error:
+            why = str(error).replace(self.app.bot.token, "***")
+            raise PlatformError(f"telegram: could not reach the Bot API: {why}") from None
         for language, entries in MENU.items():
             menu = [BotCommand(name, text) for name, text in entries]
             await self.app.bot.set_my_commands(

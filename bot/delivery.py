@@ -11,7 +11,16 @@ from typing import Protocol
 
 from bot.clock import Clock, sleep_or
 from bot.config import Config
-from bot.errors import RateLimited, Rejected, Scope, SendError, TargetGone, TargetMoved, Transient
+from bot.errors import (
+    MessageGone,
+    RateLimited,
+    Rejected,
+    Scope,
+    SendError,
+    TargetGone,
+    TargetMoved,
+    Transient,
+)
 from bot.model import DeliveryStatus, Message, MessageRef, PostState, PushKind, Target
 from bot.outbox import Job, Outbox
 from bot.render.message import to_message
@@ -160,7 +169,7 @@ class Delivery:
                     await platform.edit(ref, message)
                 else:
                     await platform.delete(ref, message)
-            except Rejected as error:  # that message is gone: this edit is done, others go on
+            except MessageGone as error:  # this edit is done, the others go on
                 log.info("%s of post=%s skipped: %s", job.kind, job.key, error)
         return None
 

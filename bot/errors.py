@@ -80,6 +80,10 @@ class Rejected(SendError):
     """The platform refused this message; sending it again would not help."""
 
 
+class MessageGone(Rejected):
+    """The message to edit or delete is gone (or too old to change): that edit is done."""
+
+
 class Unknown(SendError):
     """The call timed out: the message may or may not have arrived."""
 

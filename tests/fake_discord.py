@@ -134,7 +134,9 @@ class FakeDiscord:
         """Record a request; refuse it as Discord would (auth, scripted, access, limits)."""
         if as_bot and request.headers.get("Authorization") != f"Bot {self.token}":
             return {}, _json({"message": "401: Unauthorized", "code": 0}, status=401)
-        body = await _body(request, self.uploads)
+        body, files = await _body(request)
+        request["files"] = files  # this request's uploads, by file name
+        self.uploads.update(files)
         self.requests.append((request.method, request.path, body))
         channel = request.match_info.get("channel", "")
         queued = self.errors.get(channel)
@@ -188,7 +190,7 @@ class FakeDiscord:
         body, refusal = await self._record(request)
         if refusal is not None:
             return refusal
-        if (invalid := _check_embeds(body)) is not None:
+        if (invalid := _check_embeds(body, request["files"])) is not None:
             return invalid
         channel = request.match_info["channel"]
         limited = self._limit(
@@ -196,7 +198,7 @@ class FakeDiscord:
         )
         if limited is not None:
             return limited
-        message = self._message(channel, body)
+        message = self._message(channel, body, request["files"])
         self.messages[int(message["id"])] = message
         return _json(message)
 
@@ -207,9 +209,13 @@ class FakeDiscord:
         message = self.messages.get(int(request.match_info["message"]))
         if message is None:
             return _json({"message": "Unknown Message", "code": 10008}, status=404)
-        if (invalid := _check_embeds(body)) is not None:
+        if "attachments" in body:  # the attachments kept: those uploaded with this edit
+            message["attachments"] = _attachments(request["files"])
+        kept = {a["filename"]: b"" for a in message["attachments"]}
+        if (invalid := _check_embeds(body, kept)) is not None:
             return invalid
         message["embeds"] = body.get("embeds", message["embeds"])
+        message["components"] = body.get("components", message["components"])
         message["edited_timestamp"] = datetime.now(UTC).isoformat()
         return _json(message)
 
@@ -294,10 +300,10 @@ class FakeDiscord:
         exchange.deleted_original = True
         return web.Response(status=204)
 
-    def _message(self, channel: str, body: dict[str, Any]) -> dict[str, Any]:
-        attachments = [{"id": snowflake(), "filename": name, "size": len(data),
-                        "url": f"https://cdn.example/{name}", "proxy_url": f"https://cdn.example/{name}"}
-                       for name, data in self.uploads.items()]  # fmt: skip
+    def _message(
+        self, channel: str, body: dict[str, Any], files: dict[str, bytes] | None = None
+    ) -> dict[str, Any]:
+        attachments = _attachments(files or {})
         return {
             "id": str(next(self._ids)), "channel_id": channel, "type": 0, "content": body.get("content") or "",
             "author": BOT_USER, "timestamp": datetime.now(UTC).isoformat(), "edited_timestamp": None,
@@ -307,9 +313,24 @@ class FakeDiscord:
         } | ({"flags": int(body["flags"])} if body.get("flags") else {})  # fmt: skip
 
 
-def _check_embeds(body: dict[str, Any]) -> web.Response | None:
-    """400 with Discord's error shape when an embed is over a limit."""
+def _attachments(files: dict[str, bytes]) -> list[dict[str, Any]]:
+    return [{"id": snowflake(), "filename": name, "size": len(data), "url": f"https://cdn.example/{name}",
+             "proxy_url": f"https://cdn.example/{name}"} for name, data in files.items()]  # fmt: skip
+
+
+def _check_embeds(body: dict[str, Any], files: dict[str, bytes]) -> web.Response | None:
+    """400 with Discord's error shape when an embed is over a limit.
+
+    Stricter than Discord: an `attachment://` image that names no attachment of the message (which
+    Discord would show outside the embed, or not at all) is refused too, so the bug is loud.
+    """
     for index, embed in enumerate(body.get("embeds", [])):
+        image = embed.get("image", {}).get("url", "")
+        if image.startswith("attachment://") and image.removeprefix("attachment://") not in files:
+            return _json({"code": 50035, "message": f"Invalid Form Body: no attachment {image}"},
+                         status=400)  # fmt: skip
+        if image.startswith("attachment://") and not image.isascii():
+            return _json({"code": 50035, "message": f"Invalid Form Body: {image}"}, status=400)
         total = 0
         for name, limit in LIMITS.items():
             size = len(embed.get(name, "").encode("utf-16-le")) // 2
@@ -361,11 +382,13 @@ def _check_embeds(body: dict[str, Any]) -> web.Response | None:
 _json = json_response
 
 
-async def _body(request: web.Request, uploads: dict[str, bytes]) -> dict[str, Any]:
+async def _body(request: web.Request) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The JSON body (or a multipart's payload_json) and the files uploaded with it."""
     if request.method in ("GET", "DELETE") or not request.can_read_body:
-        return {}
+        return {}, {}
     if request.content_type.startswith("multipart/"):
         body: dict[str, Any] = {}
+        files: dict[str, bytes] = {}
         reader = await request.multipart()
         while (part := await reader.next()) is not None:
             if not isinstance(part, BodyPartReader):
@@ -373,7 +396,7 @@ async def _body(request: web.Request, uploads: dict[str, bytes]) -> dict[str, An
             if part.name == "payload_json":
                 body.update(json.loads(await part.text()))
             elif part.filename:
-                uploads[part.filename] = bytes(await part.read())
-        return body
+                files[part.filename] = bytes(await part.read())
+        return body, files
     parsed: dict[str, Any] = await request.json()
-    return parsed
+    return parsed, {}

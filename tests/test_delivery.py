@@ -17,7 +17,7 @@ import pytest
 
 from bot.config import BotSettings, Config, SiteConfig
 from bot.delivery import Delivery
-from bot.errors import RateLimited, Rejected, Scope, TargetGone, Transient, Unknown
+from bot.errors import MessageGone, RateLimited, Rejected, Scope, TargetGone, Transient, Unknown
 from bot.model import Message, MessageRef, NewPush, PostState, PushKind, Record, Target
 from bot.outbox import Outbox
 from bot.publish import Plan
@@ -247,11 +247,27 @@ async def test_an_edit_of_a_vanished_message_ends_that_edit_only(tmp_path: Path)
         await d.chats("chat")
         await d.publish("a")
         await d.delivery.run_once()
-        d.platform.fail("chat", Rejected("message to edit not found"))
+        d.platform.fail("chat", MessageGone("message to edit not found"))
         await d.publish("a", kind=PushKind.CORRECTION)
         await d.delivery.run_once()
         assert d.statuses() == [("chat", "sent", 1), ("chat", "sent", 1)]
         assert rows(d.database, "SELECT is_active FROM targets") == [(1,)]
+
+
+async def test_an_edit_the_platform_refuses_is_recorded_as_rejected(tmp_path: Path) -> None:
+    """A correction refused for its form (not a vanished message) keeps the platform's reason."""
+    async with desk(tmp_path) as d:
+        await d.chats("chat")
+        await d.publish("a")
+        await d.delivery.run_once()
+        d.platform.fail("chat", Rejected("400: Invalid Form Body"))
+        await d.publish("a", kind=PushKind.CORRECTION)
+        await d.delivery.run_once()
+        assert d.statuses() == [("chat", "sent", 1), ("chat", "rejected", 1)]
+        assert rows(d.database, "SELECT last_error FROM outbox ORDER BY id") == [
+            (None,),
+            ("400: Invalid Form Body",),
+        ]
 
 
 async def test_a_retraction_cancels_unsent_rows_and_deletes_sent_messages(tmp_path: Path) -> None:

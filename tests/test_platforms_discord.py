@@ -106,11 +106,12 @@ async def test_a_post_arrives_as_an_embed_with_a_button_and_no_mentions(
         assert g.statuses() == [("501", "sent")]
 
 
-async def test_a_role_mention_and_a_local_image(
+async def test_a_role_mention_and_local_images(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A target's role is the only mention; a local image is uploaded and shown by attachment://."""
-    image = tmp_path / "banner.png"
+    """A target's role is the only mention; a local image is uploaded (under an ASCII name) and
+    shown by attachment://, uploaded again by a correction; an unreadable one is left out."""
+    image = tmp_path / "배너 사진.PNG"
     image.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 32)
     async with guild(tmp_path, monkeypatch) as g:
         await g.channel(502, mention_role=777)
@@ -120,8 +121,22 @@ async def test_a_role_mention_and_a_local_image(
         assert body["content"] == "<@&777>"
         assert body["allowed_mentions"]["roles"] == [777]
         assert body["allowed_mentions"]["parse"] == []
-        assert body["embeds"][0]["image"] == {"url": "attachment://banner.png"}
-        assert g.api.uploads == {"banner.png": image.read_bytes()}
+        assert body["embeds"][0]["image"] == {"url": "attachment://image.png"}
+        assert g.api.uploads == {"image.png": image.read_bytes()}
+        image.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x01" * 32)
+        await g.publish("local", kind=PushKind.CORRECTION, image_file=str(image), title="Fixed")
+        await g.deliver_all()
+        [message] = g.api.messages.values()
+        assert message["embeds"][0]["title"] == "Fixed"
+        assert [a["filename"] for a in message["attachments"]] == ["image.png"]
+        assert g.api.uploads == {"image.png": image.read_bytes()}
+        image.unlink()
+        await g.publish("gone", image_file=str(image), image_url="https://news.example.com/a.png")
+        await g.deliver_all()
+        assert g.api.bodies("POST")[-1]["embeds"][0]["image"] == {
+            "url": "https://news.example.com/a.png"
+        }
+        assert [status for _, status in g.statuses()] == ["sent", "sent", "sent"]
 
 
 async def test_corrections_edit_and_retractions_delete(

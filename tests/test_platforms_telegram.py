@@ -24,7 +24,16 @@ from telegram.error import (
 from bot.clock import SystemClock
 from bot.config import Config, SiteConfig, TelegramSettings
 from bot.delivery import Delivery
-from bot.errors import RateLimited, Rejected, SendError, TargetGone, TargetMoved, Transient, Unknown
+from bot.errors import (
+    MessageGone,
+    RateLimited,
+    Rejected,
+    SendError,
+    TargetGone,
+    TargetMoved,
+    Transient,
+    Unknown,
+)
 from bot.model import NewPush, PostState, PushKind, Record
 from bot.outbox import Outbox
 from bot.platforms.telegram import TelegramPlatform, translate
@@ -275,6 +284,8 @@ async def test_a_correction_with_a_new_image_edits_the_media(tmp_path: Path) -> 
         (Forbidden("Forbidden: bot was blocked by the user"), TargetGone),
         (BadRequest("Bad Request: chat not found"), TargetGone),
         (BadRequest("Bad Request: can't parse entities"), Rejected),
+        (BadRequest("Bad Request: message to edit not found"), MessageGone),
+        (BadRequest("Bad Request: message can't be deleted for everyone"), MessageGone),
         (ChatMigrated(-1009), TargetMoved),
         (TimedOut(), Unknown),
         (NetworkError("Bad Gateway"), Transient),

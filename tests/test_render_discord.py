@@ -51,10 +51,22 @@ def test_a_role_mention_is_the_only_mention_allowed() -> None:
 
 
 def test_a_local_image_is_an_attachment() -> None:
-    """A checked local image is attached and shown with attachment://."""
-    rendered = render(message(image_file="/site/assets/banner.png"))
-    assert rendered.attachment == "/site/assets/banner.png"
-    assert rendered.embed["image"] == {"url": "attachment://banner.png"}
+    """A checked local image is attached under a plain ASCII name and shown with attachment://."""
+    rendered = render(message(image_file="/site/assets/배너.JPEG"))
+    assert (rendered.attachment, rendered.attachment_name) == (
+        "/site/assets/배너.JPEG",
+        "image.jpeg",
+    )
+    assert rendered.embed["image"] == {"url": "attachment://image.jpeg"}
+    assert render(message(image_file="/site/a/photo.사진")).attachment_name == "image"
+
+
+def test_a_link_too_long_for_a_button_goes_without_one() -> None:
+    """Discord refuses a button URL over 512 characters: the title still links."""
+    url = "https://news.example.com/" + "%EC%86%8D" * 60
+    body = render(message(url=url)).payload()
+    assert "components" not in body
+    assert body["embeds"][0]["url"] == url
 
 
 def test_colours_by_category_case_insensitive_with_a_default() -> None:

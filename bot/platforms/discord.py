@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 import aiohttp
 import discord
@@ -18,6 +19,7 @@ from discord.ui import Button, View
 from bot.clock import Clock
 from bot.config import DiscordSettings
 from bot.errors import (
+    MessageGone,
     PlatformError,
     RateLimited,
     Rejected,
@@ -35,28 +37,33 @@ PER_SECOND = 45.0  # Discord allows 50 requests a second per bot; keep a margin 
 CHANNEL_INTERVAL = timedelta(seconds=1)  # a channel's message bucket: 5 per 5 s, evenly
 
 INTENTS = discord.Intents(guilds=True)  # servers, channels and roles; nothing privileged
+UNKNOWN_MESSAGE = 10008
+CHANNEL_LOST = frozenset({10003, 50001, 50007, 50013})  # unknown channel, no access, no DMs, …
 STILL_LIMITED = timedelta(seconds=2)  # the wait after discord.py gave up on a 429 storm
 RATE_LIMIT_WAIT_S = 30.0  # the longest 429 discord.py sleeps through; longer ones come to us
 
 log = logging.getLogger(__name__)
 
 
-def translate(error: Exception, *, on_message: bool = False) -> SendError:  # noqa: PLR0911
-    """Map a discord.py error to what delivery does; a 404 on a message ends that edit only.
+def translate(error: Exception) -> SendError:  # noqa: PLR0911 - one return per error kind
+    """Map a discord.py error to what delivery does about it.
 
     discord.py sleeps through 429s and retries 500/502/504 itself: what reaches here is the rest.
+    Only Discord's own codes for a lost channel deactivate it; a bare 404 (a proxy's) is retried.
     """
     if isinstance(error, discord.RateLimited):  # over max_ratelimit_timeout
         return RateLimited(timedelta(seconds=error.retry_after))
     if isinstance(error, discord.HTTPException) and error.status == 429:  # still 429 after retries
         return RateLimited(STILL_LIMITED)
-    if isinstance(error, discord.NotFound) and on_message:
-        return Rejected(f"{error.status}: {error.text}")
-    if isinstance(error, discord.Forbidden | discord.NotFound):
-        return TargetGone(f"{error.status}: {error.text}")
     if isinstance(error, discord.DiscordServerError):
         return Transient(f"{error.status}: {error.text}")
     if isinstance(error, discord.HTTPException):
+        if error.code == UNKNOWN_MESSAGE:
+            return MessageGone(f"{error.status}: {error.text}")
+        if error.code in CHANNEL_LOST:
+            return TargetGone(f"{error.status}: {error.text}")
+        if error.status == 404:
+            return Transient(f"{error.status}: {error.text}")
         return Rejected(f"{error.status}: {error.text}")
     if isinstance(error, TimeoutError):
         return Unknown("timed out")
@@ -82,28 +89,60 @@ class DiscordPlatform:
 
     async def send(self, target: Target, message: Message) -> MessageRef:
         """Post the embed (and its local image as an attachment) to the channel."""
-        shown = render(message, colors=self.colors)
+        shown, upload = self._render(message)
         role = target.option("mention_role")
-        role_id = int(str(role)) if role else None
-        channel = self._channel(target.address)
-        content, mentions = _mentions(role_id)
-        embed, view = Embed.from_dict(shown.embed), _button(shown)
+        content, mentions = _mentions(int(str(role)) if role else None)
+        parts: dict[str, Any] = {
+            "embed": Embed.from_dict(shown.embed),
+            "allowed_mentions": mentions,
+        }
+        if (view := _button(shown)) is not None:
+            parts["view"] = view
+        if upload is not None:
+            parts["file"] = upload
         try:
-            if shown.attachment is None:
-                sent = await channel.send(
-                    content, embed=embed, view=view, allowed_mentions=mentions
-                )
-            else:
-                with open(shown.attachment, "rb") as image:
-                    upload = File(image, filename=os.path.basename(shown.attachment))
-                    sent = await channel.send(
-                        content, embed=embed, view=view, allowed_mentions=mentions, file=upload
-                    )
+            sent = await self._channel(target.address).send(content, **parts)
         except (discord.DiscordException, aiohttp.ClientError, TimeoutError) as error:
             raise translate(error) from None
         if target.option("crosspost"):
             self._crosspost(sent)
         return MessageRef(NAME, target.address, str(sent.id))
+
+    async def edit(self, ref: MessageRef, message: Message) -> None:
+        """Edit the embed in place (a correction), uploading its local image again if any."""
+        shown, upload = self._render(message)
+        partial = self._channel(ref.address).get_partial_message(int(ref.message_id))
+        try:
+            await partial.edit(
+                embed=Embed.from_dict(shown.embed), view=_button(shown),
+                attachments=[upload] if upload is not None else [],
+            )  # fmt: skip
+        except (discord.DiscordException, aiohttp.ClientError, TimeoutError) as error:
+            raise translate(error) from None
+
+    async def delete(self, ref: MessageRef, message: Message) -> None:
+        """Delete a sent message (a retraction)."""
+        del message
+        partial = self._channel(ref.address).get_partial_message(int(ref.message_id))
+        try:
+            await partial.delete()
+        except (discord.DiscordException, aiohttp.ClientError, TimeoutError) as error:
+            raise translate(error) from None
+
+    def _render(self, message: Message) -> tuple[DiscordMessage, File | None]:
+        """The message, and its local image opened for upload; unreadable, the post goes without."""
+        shown = render(message, colors=self.colors)
+        if shown.attachment is None:
+            return shown, None
+        try:
+            return shown, File(shown.attachment, filename=shown.attachment_name)
+        except OSError as error:
+            log.warning("discord: image %s not readable (%s): sent without it", shown.attachment,
+                        error.strerror)  # fmt: skip
+            return render(replace(message, image_file=None), colors=self.colors), None
+
+    def _channel(self, address: str) -> PartialMessageable:
+        return self.client.get_partial_messageable(int(address))
 
     def _crosspost(self, sent: discord.Message) -> None:
         """Publish to an announcement channel's followers, beside delivery, never waited for."""
@@ -125,27 +164,6 @@ class DiscordPlatform:
         except (discord.DiscordException, aiohttp.ClientError, TimeoutError) as error:
             log.warning("discord: message %s not published: %s", sent.id, error)
 
-    async def edit(self, ref: MessageRef, message: Message) -> None:
-        """Edit the embed in place (a correction)."""
-        shown = render(message, colors=self.colors)
-        partial = self._channel(ref.address).get_partial_message(int(ref.message_id))
-        try:
-            await partial.edit(embed=Embed.from_dict(shown.embed), view=_button(shown))
-        except (discord.DiscordException, aiohttp.ClientError, TimeoutError) as error:
-            raise translate(error, on_message=True) from None
-
-    async def delete(self, ref: MessageRef, message: Message) -> None:
-        """Delete a sent message (a retraction)."""
-        del message
-        partial = self._channel(ref.address).get_partial_message(int(ref.message_id))
-        try:
-            await partial.delete()
-        except (discord.DiscordException, aiohttp.ClientError, TimeoutError) as error:
-            raise translate(error, on_message=True) from None
-
-    def _channel(self, address: str) -> PartialMessageable:
-        return self.client.get_partial_messageable(int(address))
-
 
 @asynccontextmanager
 async def discord_client(settings: DiscordSettings, token: str) -> AsyncIterator[discord.Client]:
@@ -166,7 +184,9 @@ async def discord_client(settings: DiscordSettings, token: str) -> AsyncIterator
         await client.close()
 
 
-def _button(shown: DiscordMessage) -> View:
+def _button(shown: DiscordMessage) -> View | None:
+    if shown.button_url is None:
+        return None
     view = View(timeout=None)
     view.add_item(Button(label=shown.button_label, url=shown.button_url))
     return view

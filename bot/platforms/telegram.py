@@ -28,7 +28,16 @@ from telegram.error import (
 
 from bot.clock import Clock
 from bot.config import TelegramSettings
-from bot.errors import RateLimited, Rejected, SendError, TargetGone, TargetMoved, Transient, Unknown
+from bot.errors import (
+    MessageGone,
+    RateLimited,
+    Rejected,
+    SendError,
+    TargetGone,
+    TargetMoved,
+    Transient,
+    Unknown,
+)
 from bot.model import Message, MessageRef, Target
 from bot.ratelimit import Pacer
 from bot.render.telegram import TelegramMessage, render
@@ -51,6 +60,14 @@ NOT_MODIFIED = "message is not modified"
 log = logging.getLogger(__name__)
 
 
+MESSAGE_GONE = (  # an edit or deletion that can no longer happen
+    "message to edit not found",
+    "message to delete not found",
+    "message can't be edited",
+    "message can't be deleted",
+)
+
+
 def translate(error: TelegramError) -> SendError:  # noqa: PLR0911 - one return per error kind
     """Map a python-telegram-bot error to what delivery does about it.
 
@@ -64,8 +81,11 @@ def translate(error: TelegramError) -> SendError:  # noqa: PLR0911 - one return 
     if isinstance(error, Forbidden):
         return TargetGone(error.message)
     if isinstance(error, BadRequest):
-        if "chat not found" in error.message.lower():
+        text = error.message.lower()
+        if "chat not found" in text:
             return TargetGone(error.message)
+        if any(gone in text for gone in MESSAGE_GONE):
+            return MessageGone(error.message)
         return Rejected(error.message)
     if isinstance(error, TimedOut):
         return Unknown(error.message)

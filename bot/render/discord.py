@@ -19,6 +19,8 @@ MAX_FOOTER = 2048
 MAX_TOTAL = 6000  # title + description + footer (+ fields, author: none here)
 DEFAULT_COLOR = 0xC8102E  # a breaking-news red, when no category has a colour
 MAX_CONTENT = 2000  # a message's text
+MAX_BUTTON_URL = 512  # a link button's URL
+_SUFFIX = re.compile(r"\.[a-z0-9]{1,5}")
 _URL = re.compile(r"https?://\S+")
 
 
@@ -28,17 +30,16 @@ class DiscordMessage:
 
     embed: dict[str, Any]
     button_label: str
-    button_url: str
+    button_url: str | None  # none when the link is too long for a button
     attachment: str | None  # a local image sent with the message and shown by attachment://
+    attachment_name: str = ""  # the name it is uploaded under (Discord wants ASCII there)
 
     def payload(self, *, mention_role: int | None = None) -> dict[str, Any]:
         """The JSON body of `POST /channels/{channel_id}/messages`."""
-        body: dict[str, Any] = {
-            "embeds": [self.embed],
-            "components": [{"type": 1, "components": [
-                {"type": 2, "style": 5, "label": self.button_label, "url": self.button_url}]}],
-            "allowed_mentions": {"parse": []},
-        }  # fmt: skip
+        body: dict[str, Any] = {"embeds": [self.embed], "allowed_mentions": {"parse": []}}
+        if self.button_url is not None:
+            button = {"type": 2, "style": 5, "label": self.button_label, "url": self.button_url}
+            body["components"] = [{"type": 1, "components": [button]}]
         if mention_role is not None:
             body["content"] = f"<@&{mention_role}>"
             body["allowed_mentions"] = {"parse": [], "roles": [str(mention_role)]}
@@ -83,14 +84,21 @@ def render(message: Message, *, colors: Mapping[str, int] | None = None) -> Disc
         embed["description"] = description
     if footer:
         embed["footer"] = {"text": footer}
-    attachment = None
+    attachment, name = None, ""
     if message.image_file is not None:
-        attachment = message.image_file
-        embed["image"] = {"url": f"attachment://{os.path.basename(message.image_file)}"}
+        attachment, name = message.image_file, attachment_name(message.image_file)
+        embed["image"] = {"url": f"attachment://{name}"}
     elif message.image_url is not None:
         embed["image"] = {"url": message.image_url}
     label = t("read_more", message.language)
-    return DiscordMessage(embed, label, message.url, attachment)
+    button = message.url if len(message.url) <= MAX_BUTTON_URL else None
+    return DiscordMessage(embed, label, button, attachment, name)
+
+
+def attachment_name(path: str) -> str:
+    """`image` plus the file's extension: `attachment://` names must be plain ASCII."""
+    suffix = os.path.splitext(path)[1].lower()
+    return f"image{suffix}" if _SUFFIX.fullmatch(suffix) else "image"
 
 
 def reply_contents(reply: Reply) -> list[str]:

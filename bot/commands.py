@@ -183,9 +183,16 @@ class Commands:
             caller.platform, caller.chat, names, now=self.clock.now(),
             language=caller.language, kind=caller.chat_kind,
         )  # fmt: skip
-        if names:
-            return Reply((t("subscribed_some", caller.language, names=", ".join(names)),))
-        return Reply((t("subscribed_all", caller.language),))
+        if not names:
+            return Reply((t("subscribed_all", caller.language),))
+        lines = [t("subscribed_some", caller.language, names=", ".join(names))]
+        known = {fold(n): n for n, _ in category_counts((await self.store.records()).values())}
+        if unknown := [name for name in names if fold(name) not in known]:
+            lines.append(t("no_posts_in", caller.language, names=", ".join(unknown)))
+            close = sorted({c for name in unknown for c in suggest(name, known.values())})
+            if close:
+                lines.append(t("did_you_mean", caller.language, names=", ".join(close)))
+        return Reply(tuple(lines))
 
     async def _unsubscribe(self, args: str, caller: Caller) -> Reply:
         names = self._category_names(args)

@@ -64,6 +64,10 @@ _STRINGS: dict[str, dict[str, str]] = {
         "ko": "'{name}' 카테고리가 없습니다.",
         "en": "There is no category '{name}'.",
     },
+    "no_posts_in": {
+        "ko": "아직 글이 없는 카테고리입니다: {names}",
+        "en": "No posts in these categories yet: {names}",
+    },
     "did_you_mean": {"ko": "혹시 이것인가요? {names}", "en": "Did you mean: {names}"},
     "see_categories": {
         "ko": "/categories 로 목록을 보세요.",
@@ -117,6 +121,10 @@ _STRINGS: dict[str, dict[str, str]] = {
     "slow_down": {
         "ko": "명령이 너무 많습니다. {seconds}초 뒤에 다시 해 주세요.",
         "en": "Too many commands; try again in {seconds} s.",
+    },
+    "internal_error": {
+        "ko": "문제가 생겨 답하지 못했습니다. 잠시 후 다시 해 보세요.",
+        "en": "Something went wrong; please try again in a moment.",
     },
     "unknown_command": {
         "ko": "모르는 명령입니다. /help 를 보세요.",

@@ -18,6 +18,7 @@ from bot.clock import SystemClock, sleep_or
 from bot.commands import Commands
 from bot.config import Config
 from bot.delivery import Delivery, Platform
+from bot.errors import PlatformError
 from bot.instance import single_instance
 from bot.outbox import Outbox
 from bot.platforms.console import ADDRESS, ConsolePlatform, console_caller, read_commands
@@ -78,19 +79,24 @@ async def serve(config: Config, clock: SystemClock, *, with_console: bool) -> No
                 stack, commands, delivery.outbox, config, clock,
                 application=application, client=client, sinks=sinks,
             )  # fmt: skip
-            async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(tracker.follow(snapshots))
-                tasks.create_task(tracker.keep_time(stop))
-                tasks.create_task(delivery.run(stop))
-                for run in runs:
-                    tasks.create_task(run(stop))
-                tasks.create_task(_banner(tracker, store, config, stop, platforms=list(platforms)))
-                if console.name in platforms:
-                    caller = console_caller(language)
-                    reader = read_commands(
-                        sys.stdin, commands, console, caller, ready=tracker.synced, stop=stop
+            try:
+                async with asyncio.TaskGroup() as tasks:
+                    tasks.create_task(tracker.follow(snapshots))
+                    tasks.create_task(tracker.keep_time(stop))
+                    tasks.create_task(delivery.run(stop))
+                    for run in runs:
+                        tasks.create_task(run(stop))
+                    tasks.create_task(
+                        _banner(tracker, store, config, stop, platforms=list(platforms))
                     )
-                    tasks.create_task(reader)
+                    if console.name in platforms:
+                        caller = console_caller(language)
+                        reader = read_commands(
+                            sys.stdin, commands, console, caller, ready=tracker.synced, stop=stop
+                        )
+                        tasks.create_task(reader)
+            except* PlatformError as group:  # a platform ended for good: one line, exit 2
+                raise group.exceptions[0] from None
     log.info("sokbo stopped")
 
 

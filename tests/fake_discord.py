@@ -22,6 +22,7 @@ from aiohttp import BodyPartReader, web
 
 from tests.fake_discord_gateway import (
     APPLICATION_ID,
+    EVERYONE_PERMISSIONS,
     Exchange,
     Gateway,
     check_commands,
@@ -58,6 +59,7 @@ class FakeDiscord:
     publish_limit: int = PUBLISHES
     gateway: Gateway = field(init=False)
     _sent: dict[str, deque[float]] = field(default_factory=dict)  # recent sends per bucket
+    _files: dict[int, dict[str, bytes]] = field(default_factory=dict)  # uploads per request
     _runner: web.AppRunner | None = None
     api_url: str = ""
     gateway_url: str = ""
@@ -104,9 +106,18 @@ class FakeDiscord:
         return asyncio.run_coroutine_threadsafe(work, self.loop).result(timeout=10)
 
     async def interact(
-        self, name: str, options: dict[str, Any] | None = None, **how: Any
-    ) -> Exchange:
-        """A user runs a slash command (see Gateway.interact)."""
+        self, name: str, options: dict[str, Any] | None = None, *, overridden: bool = False,
+        **how: Any,
+    ) -> Exchange:  # fmt: skip
+        """A member runs a slash command (see Gateway.interact), if Discord shows it to them.
+
+        `overridden`: the server opened the command to members its default permissions exclude.
+        """
+        command = next((c for c in self.commands if c["name"] == name), None)
+        assert command is not None, f"/{name} was never registered"
+        permissions = how.get("permissions", EVERYONE_PERMISSIONS)
+        if how.get("guild") is not None and not overridden:
+            assert self.gateway.visible_to(command, permissions), f"Discord hides /{name} here"
         return await self.gateway.interact(name, options, **how)
 
     async def delete_channel(self, channel: str, guild: str) -> None:
@@ -135,7 +146,7 @@ class FakeDiscord:
         if as_bot and request.headers.get("Authorization") != f"Bot {self.token}":
             return {}, _json({"message": "401: Unauthorized", "code": 0}, status=401)
         body, files = await _body(request)
-        request["files"] = files  # this request's uploads, by file name
+        self._files[id(request)] = files  # this request's uploads, by file name
         self.uploads.update(files)
         self.requests.append((request.method, request.path, body))
         channel = request.match_info.get("channel", "")
@@ -190,7 +201,8 @@ class FakeDiscord:
         body, refusal = await self._record(request)
         if refusal is not None:
             return refusal
-        if (invalid := _check_embeds(body, request["files"])) is not None:
+        files = self._files.pop(id(request), {})
+        if (invalid := _check_embeds(body, files)) is not None:
             return invalid
         channel = request.match_info["channel"]
         limited = self._limit(
@@ -198,7 +210,7 @@ class FakeDiscord:
         )
         if limited is not None:
             return limited
-        message = self._message(channel, body, request["files"])
+        message = self._message(channel, body, files)
         self.messages[int(message["id"])] = message
         return _json(message)
 
@@ -210,7 +222,7 @@ class FakeDiscord:
         if message is None:
             return _json({"message": "Unknown Message", "code": 10008}, status=404)
         if "attachments" in body:  # the attachments kept: those uploaded with this edit
-            message["attachments"] = _attachments(request["files"])
+            message["attachments"] = _attachments(self._files.pop(id(request), {}))
         kept = {a["filename"]: b"" for a in message["attachments"]}
         if (invalid := _check_embeds(body, kept)) is not None:
             return invalid

@@ -142,6 +142,11 @@ class Gateway:
         for ws in list(self.sessions):
             await ws.send_json({"op": 7, "d": None})
 
+    async def end_sessions(self, code: int) -> None:
+        """Close every session with a close code (4004: the token was reset)."""
+        for ws in list(self.sessions):
+            await ws.close(code=code, message=b"Authentication failed.")
+
     async def remove_from_guild(self, guild_id: str) -> None:
         """The bot is kicked from a server: GUILD_DELETE without `unavailable`."""
         self.guilds.pop(guild_id)
@@ -182,7 +187,12 @@ class Gateway:
             payload["channel"] = {"id": channel, "type": 1, "recipients": [person]}
         else:
             kind = next(
-                (c["type"] for c in self.guilds[guild]["channels"] if c["id"] == channel), 0
+                (
+                    c["type"]
+                    for c in self.guilds.get(guild, {"channels": []})["channels"]
+                    if c["id"] == channel
+                ),
+                0,
             )
             payload["guild_id"] = guild
             payload["guild_locale"] = "ko"

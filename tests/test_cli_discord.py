@@ -130,3 +130,21 @@ def test_refused_tokens_stop_sokbo_with_a_clear_line_that_never_shows_them(
             shown = "\n".join(sokbo.seen["err"] + sokbo.seen["out"])
             assert token not in shown
             assert "Traceback" not in shown
+
+
+def test_a_session_discord_ends_for_good_stops_sokbo_with_one_line(
+    api: FakeDiscord, tmp_path: Path
+) -> None:
+    """The token reset while running (close code 4004): exit status 2, the reason, no trace."""
+    (tmp_path / "sokbo.toml").write_text(config_text(api))
+    (tmp_path / "posts").mkdir()
+    sokbo = Console(tmp_path, env={"DISCORD_BOT_TOKEN": api.token})
+    try:
+        wait_for(lambda: bool(api.gateway.sessions), "the gateway session")
+        api.run(api.gateway.end_sessions(4004))
+        sokbo.process.wait(timeout=30)
+    finally:
+        status = sokbo.stop()
+    assert status == 2
+    sokbo.expect("sokbo: discord: the gateway ended the session", stream="err")
+    assert "Traceback" not in "\n".join(sokbo.seen["err"])

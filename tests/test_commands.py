@@ -190,6 +190,20 @@ async def test_subscriptions_in_a_private_chat(tmp_path: Path) -> None:
         assert rows(database, "SELECT COUNT(*) FROM subscriptions") == [(0,)]
 
 
+async def test_subscribing_to_a_category_without_posts_says_so(tmp_path: Path) -> None:
+    """A name no post has yet is kept (a new section may start tomorrow), with a hint for typos."""
+    async with newsroom(tmp_path) as (commands, database, _):
+        assert await ask(commands, "/subscribe 경재 Weather") == (
+            "This chat now gets new posts in: 경재, Weather\n"
+            "No posts in these categories yet: 경재, Weather\n"
+            "Did you mean: 경제"
+        )
+        assert rows(database, "SELECT category FROM subscriptions ORDER BY category") == [
+            ("Weather",),
+            ("경재",),
+        ]
+
+
 async def test_in_a_group_only_chat_admins_change_the_subscription(tmp_path: Path) -> None:
     """A group member is refused; the group's admin subscribes it."""
     async with newsroom(tmp_path) as (commands, _, _):

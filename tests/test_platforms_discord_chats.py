@@ -18,6 +18,7 @@ from bot.clock import SystemClock
 from bot.commands import Commands
 from bot.config import Config, DiscordSettings, Secrets, SiteConfig
 from bot.delivery import Delivery
+from bot.errors import PlatformError
 from bot.model import NewPush, PostState, PushKind, Record
 from bot.platforms.discord import DiscordPlatform, discord_client
 from bot.platforms.discord_chats import DEFER_AFTER_S, DiscordChats
@@ -44,6 +45,7 @@ class Live:
     database: Path
     chats: DiscordChats
     clock: SystemClock
+    tasks: list[asyncio.Task[None]]  # delivery and the gateway, awaited at the end
 
     async def ask(self, name: str, options: dict[str, Any] | None = None, **how: Any) -> Exchange:
         """Run a slash command in the server's text channel (by default) and wait for the answer."""
@@ -120,7 +122,7 @@ async def live(
             await chats.start()
             tasks = [asyncio.create_task(delivery.run(stop)), asyncio.create_task(chats.run(stop))]
             await until(lambda: bool(api.gateway.sessions))
-            bot = Live(api, store, tmp_path / "s.db", chats, clock)
+            bot = Live(api, store, tmp_path / "s.db", chats, clock, tasks)
             await bot.publish("2026-11-22-story", alert=False, title="국회 본회의 통과", categories=("정치",),
                               image_url="https://img.example.com/a.jpg")  # fmt: skip
             try:
@@ -186,7 +188,9 @@ async def test_subscribing_needs_manage_channels(
         subscribe = bot.api.command("subscribe")
         assert not bot.api.gateway.visible_to(subscribe, EVERYONE_PERMISSIONS)
         assert bot.api.gateway.visible_to(subscribe, MANAGER)
-        answer = await bot.ask("subscribe", user=READER, permissions=EVERYONE_PERMISSIONS)
+        answer = await bot.ask(
+            "subscribe", user=READER, permissions=EVERYONE_PERMISSIONS, overridden=True
+        )  # the server opened /subscribe to everyone
         assert text(answer) == "그룹에서는 채팅 관리자만 구독을 바꿀 수 있습니다."
         assert is_ephemeral(answer.messages[0])
         assert rows(bot.database, "SELECT COUNT(*) FROM subscriptions") == [(0,)]
@@ -233,7 +237,25 @@ async def test_admin_commands_are_for_configured_admins_and_roles(
         assert text(by_id).startswith("queued ")
         by_role = await bot.ask("status", user=EDITOR, roles=(EDITORS,), locale="en-US")
         assert text(by_role).startswith("queued ")
-        assert all(is_ephemeral(e.messages[0]) for e in (refused, by_id, by_role))
+        elsewhere = await bot.ask(
+            "status", user=EDITOR, roles=(EDITORS,), guild="870", channel="871"
+        )
+        assert text(elsewhere).startswith("대기 ")  # a server sokbo has not been sent yet
+        assert all(is_ephemeral(e.messages[0]) for e in (refused, by_id, by_role, elsewhere))
+        assert bot.api.command("status").get("default_member_permissions") is None  # all see it
+
+
+async def test_a_category_named_like_a_number(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/category name:2013 is the category 2013, not a count."""
+    async with live(tmp_path, monkeypatch) as bot:
+        await bot.publish("2013-05-01-archive", alert=False, title="옛 글", categories=("2013",))
+        answer = await bot.ask("category", {"name": "2013"})
+        title, listed, link = text(answer).split("\n")
+        assert title == "2013의 최신 글:"
+        assert listed.endswith("옛 글 [2013-05-01-archive]")
+        assert link == "  <https://news.example.com/2013-05-01-archive/>"
 
 
 async def test_repost_reports_its_progress_by_editing_the_reply(
@@ -335,6 +357,17 @@ async def test_the_gateway_resumes_after_a_reconnect_request(
         await until(lambda: bot.api.gateway.resumed == 1)
         assert len(bot.api.gateway.identified) == 1  # resumed, not a new session
         assert text(await bot.ask("help", locale="en-US")).startswith("Breaking-news alerts")
+
+
+async def test_a_session_discord_ends_for_good_stops_with_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Close code 4004 (the token was reset): discord.py closes the client; sokbo says why."""
+    async with live(tmp_path, monkeypatch) as bot:
+        await bot.api.gateway.end_sessions(4004)
+        gateway = bot.tasks.pop()
+        with pytest.raises(PlatformError, match=r"discord: the gateway ended the session .*4004"):
+            await gateway
 
 
 async def test_announcement_channels_publish_until_the_limit_then_skip(

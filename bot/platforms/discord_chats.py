@@ -5,19 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable
 from datetime import timedelta
-from typing import Any
 
 import aiohttp
 import discord
 from discord import AllowedMentions, Interaction, app_commands
-from discord.app_commands import Choice, Range, locale_str
+from discord.app_commands import Choice
 
 from bot.clock import Clock
 from bot.commands import (
     ADMIN_COMMANDS,
-    MOST,
     Caller,
     Command,
     Commands,
@@ -25,10 +23,12 @@ from bot.commands import (
     complete_posts,
 )
 from bot.config import Config
-from bot.i18n import language_of
+from bot.errors import PlatformError
+from bot.i18n import language_of, t
 from bot.model import Reply
 from bot.outbox import Outbox
 from bot.platforms.discord import NAME
+from bot.platforms.discord_commands import KoreanDescriptions, register
 from bot.progress import follow_progress
 from bot.render.discord import reply_contents
 from bot.render.text import truncate
@@ -38,32 +38,8 @@ PROGRESS_FOR = timedelta(minutes=14)  # an interaction's reply may be edited for
 CHOICES = 25  # the most autocomplete choices Discord shows
 CHOICE_LENGTH = 100  # the longest choice name or value
 QUIET = AllowedMentions.none()
-KOREAN = {  # the commands' descriptions, as Korean clients show them
-    "the newest posts": "최신 글",
-    "the categories and their post counts": "카테고리 목록과 글 수",
-    "the newest posts in a category": "카테고리의 최신 글",
-    "get alerts in this channel": "이 채널에서 알림 받기",
-    "stop alerts in this channel": "이 채널의 알림 끄기",
-    "what this channel gets": "이 채널이 받는 알림",
-    "what this bot does": "이 봇의 사용법",
-    "admins: push a post again": "관리자: 글을 다시 보내기",
-    "admins: delete a post's alerts": "관리자: 보낸 알림 지우기",
-    "admins: hold new alerts": "관리자: 새 알림 보류",
-    "admins: release held alerts": "관리자: 보류한 알림 보내기",
-    "admins: queue, deliveries, last scan": "관리자: 대기열, 전송, 마지막 확인",
-    "how many posts (1-20, default 5)": "글 수 (1-20, 기본 5)",
-    "the category's name": "카테고리 이름",
-    "categories, separated by spaces (none: every post)": (
-        "카테고리, 띄어쓰기로 구분 (없으면 모든 글)"
-    ),
-    "the post: its key, file path or link": "글: 키, 파일 경로 또는 링크",
-    "only to this channel": "이 채널에만",
-}
 
 log = logging.getLogger(__name__)
-
-Answer = Callable[[Interaction, str, str], Awaitable[None]]
-Complete = Callable[[Interaction, str], Coroutine[Any, Any, list[Choice[str]]]]
 
 
 class DiscordChats:
@@ -87,13 +63,13 @@ class DiscordChats:
         self.defer_after_s = defer_after_s
         self._tasks: set[asyncio.Task[None]] = set()  # notices and /repost replies kept current
         self.tree = app_commands.CommandTree(client)
-        _register(self.tree, self._answer, self._complete_category, self._complete_post)
+        register(self.tree, self._answer, self._complete_category, self._complete_post)
         client.event(self.on_guild_remove)
         client.event(self.on_guild_channel_delete)
 
     async def start(self) -> None:
         """Register the slash commands with Discord (in English and Korean)."""
-        await self.tree.set_translator(_Korean())
+        await self.tree.set_translator(KoreanDescriptions())
         try:
             synced = await self.tree.sync()
         except (discord.DiscordException, aiohttp.ClientError, TimeoutError) as error:
@@ -102,26 +78,32 @@ class DiscordChats:
         log.info("discord: %d slash commands registered", len(synced))
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Hold the gateway connection (discord.py reconnects by itself) until `stop`.
+        """Hold the gateway connection until `stop`; a session Discord ends for good stops sokbo.
 
-        The client itself is closed by its owner once delivery is done with it.
+        discord.py closes the whole client then (REST too), so nothing could be sent; the
+        outbox keeps every push for the next start. Otherwise the client is closed by its owner
+        once delivery is done with it.
         """
         connection = asyncio.create_task(self._connect())
-        await stop.wait()
-        connection.cancel()
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({connection, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if connection.done():
+            connection.result()  # the session ended for good: its PlatformError stops sokbo
         for task in [connection, *self._tasks]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
     async def _connect(self) -> None:
+        """discord.py reconnects and resumes by itself; what it raises has closed the client."""
         try:
             await self.client.connect(reconnect=True)
         except (discord.DiscordException, aiohttp.ClientError, OSError, TimeoutError) as error:
-            log.error(
-                "discord: the gateway closed (%s): commands are off; pushes still go out",
-                error or type(error).__name__,
-            )
+            raise PlatformError(
+                f"discord: the gateway ended the session ({error or type(error).__name__}); "
+                "check the token and the application's settings"
+            ) from None
 
     def notify(self, text: str) -> None:
         """Send an admin notice to `discord.notify_channel`, if set; failures are only logged."""
@@ -144,7 +126,7 @@ class DiscordChats:
 
     def _caller(self, interaction: Interaction) -> Caller:
         user = interaction.user
-        roles = {role.id for role in getattr(user, "roles", ())}
+        roles = set(getattr(user, "_roles", ()))  # ids as sent: .roles needs the server cached
         settings = self.config.discord
         channel = interaction.channel
         return Caller(
@@ -161,7 +143,7 @@ class DiscordChats:
     async def _answer(self, interaction: Interaction, name: str, args: str) -> None:
         """Answer through the core; defer when that takes long; admins' replies are ephemeral."""
         caller = self._caller(interaction)
-        work = asyncio.ensure_future(self.commands.handle(Command(name, args.strip()), caller))
+        work = asyncio.ensure_future(self._handle(Command(name, args.strip()), caller))
         deferred_privately = name in ADMIN_COMMANDS
         deferred = False
         try:
@@ -191,6 +173,14 @@ class DiscordChats:
             return
         if reply.progress_of is not None:
             self._spawn(self._follow(interaction, reply.text, reply.progress_of, caller.language))
+
+    async def _handle(self, command: Command, caller: Caller) -> Reply:
+        """The core's reply; should it fail, an apology rather than a reply that never comes."""
+        try:
+            return await self.commands.handle(command, caller)
+        except Exception:
+            log.exception("discord: /%s failed in channel %s", command.name, caller.chat)
+            return Reply((t("internal_error", caller.language),), is_private=True)
 
     async def _follow(
         self, interaction: Interaction, text: str, push_id: int, language: str
@@ -250,99 +240,3 @@ class DiscordChats:
 
 def _lines(text: str) -> Reply:
     return Reply(tuple(text.split("\n")))
-
-
-class _Korean(app_commands.Translator):
-    """The commands' descriptions for Korean clients; English elsewhere."""
-
-    async def translate(
-        self,
-        string: locale_str,
-        locale: discord.Locale,
-        context: app_commands.TranslationContextTypes,
-    ) -> str | None:
-        del context
-        return KOREAN.get(string.message) if locale is discord.Locale.korean else None
-
-
-def _register(
-    tree: app_commands.CommandTree[discord.Client],
-    answer: Answer,
-    category_choices: Complete,
-    post_choices: Complete,
-) -> None:
-    """The DESIGN table as slash commands, each answered by `answer(interaction, name, args)`."""
-    channel_managers = app_commands.default_permissions(manage_channels=True)
-    server_managers = app_commands.default_permissions(manage_guild=True)
-
-    @tree.command(name="latest", description="the newest posts")
-    @app_commands.describe(n="how many posts (1-20, default 5)")
-    async def latest(interaction: Interaction, n: Range[int, 1, MOST] | None = None) -> None:
-        await answer(interaction, "latest", _text(n))
-
-    @tree.command(name="categories", description="the categories and their post counts")
-    async def categories(interaction: Interaction) -> None:
-        await answer(interaction, "categories", "")
-
-    @tree.command(name="category", description="the newest posts in a category")
-    @app_commands.describe(name="the category's name", n="how many posts (1-20, default 5)")
-    @app_commands.autocomplete(name=category_choices)
-    async def category(
-        interaction: Interaction, name: str, n: Range[int, 1, MOST] | None = None
-    ) -> None:
-        await answer(interaction, "category", f"{name} {_text(n)}")
-
-    @tree.command(name="subscribe", description="get alerts in this channel")
-    @app_commands.describe(categories="categories, separated by spaces (none: every post)")
-    @app_commands.autocomplete(categories=category_choices)
-    @channel_managers
-    async def subscribe(interaction: Interaction, categories: str | None = None) -> None:
-        await answer(interaction, "subscribe", _text(categories))
-
-    @tree.command(name="unsubscribe", description="stop alerts in this channel")
-    @app_commands.describe(categories="categories, separated by spaces (none: every post)")
-    @app_commands.autocomplete(categories=category_choices)
-    @channel_managers
-    async def unsubscribe(interaction: Interaction, categories: str | None = None) -> None:
-        await answer(interaction, "unsubscribe", _text(categories))
-
-    @tree.command(name="subscriptions", description="what this channel gets")
-    async def subscriptions(interaction: Interaction) -> None:
-        await answer(interaction, "subscriptions", "")
-
-    @tree.command(name="help", description="what this bot does")
-    async def help_(interaction: Interaction) -> None:
-        await answer(interaction, "help", "")
-
-    @tree.command(name="repost", description="admins: push a post again")
-    @app_commands.describe(post="the post: its key, file path or link", here="only to this channel")
-    @app_commands.autocomplete(post=post_choices)
-    @server_managers
-    async def repost(interaction: Interaction, post: str, here: bool = False) -> None:
-        await answer(interaction, "repost", f"{post} here" if here else post)
-
-    @tree.command(name="retract", description="admins: delete a post's alerts")
-    @app_commands.describe(post="the post: its key, file path or link")
-    @app_commands.autocomplete(post=post_choices)
-    @server_managers
-    async def retract(interaction: Interaction, post: str) -> None:
-        await answer(interaction, "retract", post)
-
-    @tree.command(name="pause", description="admins: hold new alerts")
-    @server_managers
-    async def pause(interaction: Interaction) -> None:
-        await answer(interaction, "pause", "")
-
-    @tree.command(name="resume", description="admins: release held alerts")
-    @server_managers
-    async def resume(interaction: Interaction) -> None:
-        await answer(interaction, "resume", "")
-
-    @tree.command(name="status", description="admins: queue, deliveries, last scan")
-    @server_managers
-    async def status(interaction: Interaction) -> None:
-        await answer(interaction, "status", "")
-
-
-def _text(value: object) -> str:
-    return "" if value is None else str(value)

@@ -22,6 +22,7 @@ from aiohttp import BodyPartReader, web
 
 from tests.fake_discord_gateway import (
     APPLICATION_ID,
+    CHANNEL_TYPES,
     EVERYONE_PERMISSIONS,
     Exchange,
     Gateway,
@@ -247,6 +248,9 @@ class FakeDiscord:
         if message is None:
             return _json({"message": "Unknown Message", "code": 10008}, status=404)
         channel = request.match_info["channel"]
+        if self.gateway.channel_type(channel) not in (None, CHANNEL_TYPES["news"]):
+            return _json({"message": "Cannot execute action on this channel type", "code": 50024},
+                         status=400)  # fmt: skip
         limited = self._limit(
             f"publish/{channel}", self.publish_limit, PUBLISH_WINDOW_S, request.path
         )

@@ -186,14 +186,7 @@ class Gateway:
             payload["user"] = person
             payload["channel"] = {"id": channel, "type": 1, "recipients": [person]}
         else:
-            kind = next(
-                (
-                    c["type"]
-                    for c in self.guilds.get(guild, {"channels": []})["channels"]
-                    if c["id"] == channel
-                ),
-                0,
-            )
+            kind = self.channel_type(channel) or 0
             payload["guild_id"] = guild
             payload["guild_locale"] = "ko"
             payload["channel"] = _channel(channel, guild, kind)
@@ -238,6 +231,14 @@ class Gateway:
         """The interaction a webhook token belongs to, once it was acknowledged."""
         exchange = self.exchanges.get(token)
         return exchange if exchange is not None and exchange.callback_type is not None else None
+
+    def channel_type(self, channel: str) -> int | None:
+        """A known channel's type (0 text, 5 announcement), None for one in no known server."""
+        for guild in self.guilds.values():
+            for known in guild["channels"]:
+                if known["id"] == channel:
+                    return int(known["type"])
+        return None
 
     def visible_to(self, command: dict[str, Any], permissions: int) -> bool:
         """Whether Discord shows a synced command to a member with these permissions."""

@@ -31,7 +31,7 @@ def config_text(api: FakeDiscord, extra: str = "") -> str:
     return (
         '[site]\nposts_dir = "posts"\nurl = "https://news.example.com"\n[bot]\nsettle_seconds = 0.1\n'
         f'[discord]\napi_url = "{api.api_url}"\ngateway_url = "{api.gateway_url}"\n'
-        "[[discord.channels]]\nchannel_id = 7001\n"
+        "[[discord.channels]]\nchannel_id = 7001\ncrosspost = true\n"
         '[[discord.channels]]\nchannel_id = 7002\ncategories = ["Sport"]\nmention_role = 42\n'
         + extra
     )
@@ -59,6 +59,7 @@ def test_sokbo_serves_discord_and_never_shows_the_token(api: FakeDiscord, tmp_pa
         assert answer.messages[0]["content"] == "This chat now gets every new post."
         (tmp_path / "posts" / "2026-11-22-fresh.md").write_text(post_text("Fresh for Discord"))
         wait_for(lambda: len(posted(api)) == 2, "the pushes")
+        wait_for(lambda: len(api.crossposted) == 1, "the publication")  # 7001 only
         assert sokbo.stop() == 0
     finally:
         if sokbo.process.poll() is None:
@@ -68,6 +69,7 @@ def test_sokbo_serves_discord_and_never_shows_the_token(api: FakeDiscord, tmp_pa
         f"/api/v10/channels/{TEXT}/messages",
     ]
     assert all(body["embeds"][0]["title"] == "Fresh for Discord" for _, body in posted(api))
+    assert api.messages[int(api.crossposted[0])]["channel_id"] == "7001"
     assert all(body["allowed_mentions"]["parse"] == [] for _, body in posted(api))
     shown = "\n".join(sokbo.seen["err"] + sokbo.seen["out"])
     assert api.token not in shown

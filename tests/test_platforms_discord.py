@@ -231,3 +231,18 @@ async def test_a_429_storm_past_the_librarys_retries_is_waited_out_not_failed(
         await g.deliver_all()
         assert g.statuses() == [("509", "sent")]
         assert rows(g.database, "SELECT attempts, last_error FROM outbox") == [(1, None)]
+
+
+async def test_a_message_discord_refuses_is_rejected_with_its_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 400 is recorded as rejected with Discord's message, not retried; the channel stays."""
+    async with guild(tmp_path, monkeypatch) as g:
+        await g.channel(510)
+        g.api.fail("510", 400, {"message": "Invalid Form Body", "code": 50035})
+        await g.publish("story")
+        await g.deliver_all()
+        assert rows(g.database, "SELECT status, attempts, last_error FROM outbox") == [
+            ("rejected", 1, "400: Invalid Form Body")
+        ]
+        assert rows(g.database, "SELECT is_active FROM targets") == [(1,)]

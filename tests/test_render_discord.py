@@ -99,6 +99,10 @@ def test_a_reply_escapes_markdown_keeps_links_and_splits_between_lines() -> None
     assert reply_contents(listing) == [
         "최신 글:\n11-22 09:00 \\*속보\\* \\[a\\_b\\]\n  <https://news.example.com/a_b/>"
     ]
+    link = "https://news.example.com/" + "a" * 1000
+    assert reply_contents(Reply(("*" * 1000 + " " + link,))) == [
+        "\\*" * 899 + "…"
+    ]  # cut before escaping: no link half kept, no lone backslash
     long = Reply(tuple(f"{n:02} " + "가" * 600 for n in range(5)))
     parts = reply_contents(long)
     assert [part[:2] for part in parts] == ["00", "03"]  # three lines fit, then two

@@ -163,6 +163,8 @@ class DiscordPlatform:
             log.info("discord: channel %s is at its publish limit; not published", sent.channel.id)
         except (discord.DiscordException, aiohttp.ClientError, TimeoutError) as error:
             log.warning("discord: message %s not published: %s", sent.id, error)
+        except RuntimeError as error:  # the client closed under it: sokbo is stopping
+            log.info("discord: message %s not published: %s", sent.id, error)
 
 
 @asynccontextmanager

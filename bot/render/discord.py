@@ -19,6 +19,7 @@ MAX_FOOTER = 2048
 MAX_TOTAL = 6000  # title + description + footer (+ fields, author: none here)
 DEFAULT_COLOR = 0xC8102E  # a breaking-news red, when no category has a colour
 MAX_CONTENT = 2000  # a message's text
+MAX_LINE = 900  # a reply's line before escaping, so that escaped it still fits
 MAX_BUTTON_URL = 512  # a link button's URL
 _SUFFIX = re.compile(r"\.[a-z0-9]{1,5}")
 _URL = re.compile(r"https?://\S+")
@@ -110,8 +111,8 @@ def reply_contents(reply: Reply) -> list[str]:
     contents: list[str] = []
     current = ""
     for line in reply.lines:
-        shown = _reply_line(line)
-        if utf16_len(shown) > MAX_CONTENT:
+        shown = _reply_line(truncate(line, MAX_LINE))  # cut before escaping: no half escapes
+        if utf16_len(shown) > MAX_CONTENT:  # a line of nothing but Markdown characters
             shown = truncate(shown, MAX_CONTENT)
         joined = f"{current}\n{shown}" if current else shown
         if current and utf16_len(joined) > MAX_CONTENT:

@@ -292,28 +292,31 @@ class FakeDiscord:
         exchange.followups.append(message)
         return _json(message)
 
-    async def _edit_original(self, request: web.Request) -> web.Response:
+    async def _original(
+        self, request: web.Request
+    ) -> tuple[dict[str, Any], Exchange | web.Response]:
+        """The body, and the interaction whose reply `@original` names (or Discord's refusal)."""
         body, refusal = await self._record(request, as_bot=False)
         if refusal is not None:
-            return refusal
+            return body, refusal
         exchange = self.gateway.webhook(request.match_info["token"])
         if exchange is None or exchange.original is None or exchange.deleted_original:
-            return _json({"message": "Unknown Message", "code": 10008}, status=404)
-        exchange.original = {
-            **exchange.original,
-            **body,
-            "edited_timestamp": datetime.now(UTC).isoformat(),
-        }
-        return _json(exchange.original)
+            return body, _json({"message": "Unknown Message", "code": 10008}, status=404)
+        return body, exchange
+
+    async def _edit_original(self, request: web.Request) -> web.Response:
+        body, found = await self._original(request)
+        if isinstance(found, web.Response):
+            return found
+        edited = datetime.now(UTC).isoformat()
+        found.original = {**(found.original or {}), **body, "edited_timestamp": edited}
+        return _json(found.original)
 
     async def _delete_original(self, request: web.Request) -> web.Response:
-        _, refusal = await self._record(request, as_bot=False)
-        if refusal is not None:
-            return refusal
-        exchange = self.gateway.webhook(request.match_info["token"])
-        if exchange is None or exchange.original is None or exchange.deleted_original:
-            return _json({"message": "Unknown Message", "code": 10008}, status=404)
-        exchange.deleted_original = True
+        _, found = await self._original(request)
+        if isinstance(found, web.Response):
+            return found
+        found.deleted_original = True
         return web.Response(status=204)
 
     def _message(

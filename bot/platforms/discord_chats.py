@@ -113,9 +113,8 @@ class DiscordChats:
 
     async def _notify(self, channel: int, text: str) -> None:
         try:
-            await self.client.get_partial_messageable(channel).send(
-                truncate(f"sokbo: {text}", 2000), allowed_mentions=QUIET
-            )
+            content = reply_contents(Reply((f"sokbo: {text}",)))[0]  # escaped, within limits
+            await self.client.get_partial_messageable(channel).send(content, allowed_mentions=QUIET)
         except (discord.DiscordException, aiohttp.ClientError, TimeoutError) as error:
             log.warning("discord: notice not sent to channel %s: %s", channel, error)
 

@@ -16,6 +16,7 @@ MAX_FRONT_MATTER_CHARS = 256 * 1024
 MAX_YAML_NODES = 20_000
 MAX_YAML_DEPTH = 50
 _CONTROL = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # YAML refuses or breaks on them
+_BRACKET = re.compile(r"[\[\]{}]")
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 _LIST_KEYS = frozenset({"categories", "category", "tags", "tag"})
 
@@ -97,6 +98,7 @@ def read_front_matter(text: str) -> FrontMatter:
     except MatterError as error:
         if error.line is None or not _is_syntax_error(error):
             raise
+        _refuse_deep_brackets(raw)  # whatever the YAML library said of them
         values, lines = read_leniently(raw)
         return FrontMatter(values, lines, body.removeprefix("\n"), True, yaml_error=error)
     return FrontMatter(values, lines, body.removeprefix("\n"), True)
@@ -104,6 +106,27 @@ def read_front_matter(text: str) -> FrontMatter:
 
 def _is_syntax_error(error: MatterError) -> bool:
     return error.reason.startswith("invalid YAML")
+
+
+def _refuse_deep_brackets(raw: str) -> None:
+    """Refuse front matter whose `[`/`{` open deeper than the cap, quotes and all.
+
+    YAML that parses is held to MAX_YAML_DEPTH event by event; this rule covers YAML that does
+    not, so a YAML library that stops deep nesting with an error of its own (libyaml's nesting
+    limit) cannot send a hostile file to the lenient reader. Counting every bracket, quoted or
+    not, over-counts only text no real front matter holds.
+    """
+    if raw.count("[") + raw.count("{") <= MAX_YAML_DEPTH:
+        return
+    depth = 0
+    for bracket in _BRACKET.finditer(raw):
+        if bracket[0] in "[{":
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                line = raw.count("\n", 0, bracket.start()) + 1  # raw's line 1 is the '---' line
+                raise MatterError(f"YAML nested deeper than {MAX_YAML_DEPTH}", line)
+        elif depth:
+            depth -= 1
 
 
 def load_yaml(raw: str) -> tuple[dict[str, Value], dict[str, int]]:

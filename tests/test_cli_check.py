@@ -141,6 +141,20 @@ def test_a_large_folder_shows_progress(tmp_path: Path) -> None:
     assert result.stdout.startswith("Checked 450 files in posts: 450 ok, 0 skipped")
 
 
+def test_a_deeply_nested_post_is_refused_with_its_line(tmp_path: Path) -> None:
+    """A post whose front matter nests 5,000 brackets is refused at its line, not read leniently."""
+    posts = tmp_path / "posts"
+    posts.mkdir()
+    hostile = post_file("title: 속보\ncategories: " + "[" * 5000, "<p>본문</p>")
+    (posts / "2024-07-13-deep.md").write_bytes(hostile)
+    result = sokbo("check", "--json", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    row = rows(result.stdout)["2024-07-13-deep.md"]
+    assert row["status"] == "refused"
+    assert row["reason"] == "YAML nested deeper than 50"
+    assert row["line"] == 3
+
+
 @pytest.mark.parametrize(
     ("args", "config", "message"),
     [

@@ -142,19 +142,34 @@ def test_an_alias_bomb_is_refused_before_anything_expands() -> None:
     assert caught.value.line == 3
 
 
+DEEP = 5000
+
+
 @pytest.mark.parametrize(
-    "yaml",
+    ("nested", "line"),
     [
-        "\nd: " + "[" * 5000 + "]" * 5000,
-        "\nd: " + "{a: " * 5000 + "1" + "}" * 5000,
-        "\n" + "".join("  " * depth + f"k{depth}:\n" for depth in range(MAX_YAML_DEPTH + 5)),
+        ("d: " + "[" * DEEP + "]" * DEEP, 3),
+        ("d: " + "{a: " * DEEP + "1" + "}" * DEEP, 3),
+        ("d: " + "[" * DEEP, 3),  # never closed: YAML fails, the lenient reader must not step in
+        ("d: 'x'\ne: " + "[" * (MAX_YAML_DEPTH + 1) + "'" + "]" * (MAX_YAML_DEPTH + 1), 4),
+        ("".join("  " * depth + f"k{depth}:\n" for depth in range(MAX_YAML_DEPTH + 5)), 53),
     ],
-    ids=["flow-lists", "flow-maps", "block-maps"],
+    ids=["flow-lists", "flow-maps", "unclosed-lists", "broken-after-quote", "block-maps"],
 )
-def test_deep_nesting_is_refused(yaml: str) -> None:
-    """Nesting past the depth cap is refused without recursion."""
-    with pytest.raises(MatterError, match="nested deeper"):
-        load_yaml(yaml)
+def test_deep_nesting_is_refused(nested: str, line: int) -> None:
+    """Nesting past the depth cap is refused with its line, whatever the YAML library does."""
+    with pytest.raises(MatterError) as caught:
+        read_front_matter(f"---\ntitle: 제목\n{nested}\n---\n본문\n")
+    assert caught.value.reason == f"YAML nested deeper than {MAX_YAML_DEPTH}"
+    assert caught.value.line == line
+
+
+def test_nesting_up_to_the_cap_is_read() -> None:
+    """Front matter nested exactly as deep as the cap is read as usual."""
+    depth = MAX_YAML_DEPTH - 1  # the top-level mapping is one level
+    front = read_front_matter(f"---\ntitle: 제목\nd: {'[' * depth}x{']' * depth}\n---\n")
+    assert front.values["title"] == "제목"
+    assert front.yaml_error is None
 
 
 def test_too_many_values_are_refused() -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.model import DeliveryStatus, MessageRef, PushKind, Target
-from bot.store import Store, stamp
+from bot.store import Store, stamp, transaction
 
 UNFINISHED = ("pending", "retry", "sending")
 
@@ -40,15 +40,9 @@ class Outbox:
         self._lock = store.lock
 
     async def _write(self, statements: Iterable[tuple[str, Sequence[object]]]) -> None:
-        async with self._lock:
-            await self._db.execute("BEGIN IMMEDIATE")
-            try:
-                for sql, parameters in statements:
-                    await self._db.execute(sql, parameters)
-                await self._db.execute("COMMIT")
-            except BaseException:
-                await self._db.execute("ROLLBACK")
-                raise
+        async with self._lock, transaction(self._db):
+            for sql, parameters in statements:
+                await self._db.execute(sql, parameters)
 
     async def target(self, platform: str, address: str) -> Target | None:
         """Return the target for a chat, if it is known (subscribed or not)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -24,6 +25,25 @@ BUSY_TIMEOUT_MS = 5_000  # a shell command waits this long for the service's wri
 
 class StoreError(BotError):
     """The database cannot be opened or is not one sokbo can use."""
+
+
+@asynccontextmanager
+async def transaction(db: aiosqlite.Connection) -> AsyncIterator[None]:
+    """One write transaction: committed at the end, rolled back on any error or cancellation.
+
+    A statement whose caller is cancelled still runs in aiosqlite's thread: a cancelled BEGIN
+    may have begun (so it is undone too), and a cancelled COMMIT may have committed ("cannot
+    rollback - no transaction is active"). A failing disk may refuse the rollback as well.
+    Either way the error that ended the transaction is the one raised, never the rollback's.
+    """
+    try:
+        await db.execute("BEGIN IMMEDIATE")
+        yield
+        await db.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            await db.execute("ROLLBACK")
+        raise
 
 
 def stamp(moment: datetime) -> str:
@@ -114,8 +134,7 @@ class Store:
             await self._apply(plan, refused, now=now)
 
     async def _apply(self, plan: Plan, refused: Iterable[PostError], *, now: datetime) -> None:
-        await self._db.execute("BEGIN IMMEDIATE")
-        try:
+        async with transaction(self._db):
             for old, new in plan.renames:
                 await self._db.execute("UPDATE posts SET key = ? WHERE key = ?", (new, old))
             for record in plan.records:
@@ -132,10 +151,6 @@ class Store:
             await self._set_meta("last_scan", stamp(now))
             if await self._meta("baseline_at") is None:
                 await self._set_meta("baseline_at", stamp(now))
-            await self._db.execute("COMMIT")
-        except BaseException:
-            await self._db.execute("ROLLBACK")
-            raise
 
     async def _cancel_unsent(self, key: str, now: datetime) -> None:
         post_ids = "SELECT id FROM posts WHERE key = ?"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import signal
 import sqlite3
@@ -249,3 +251,26 @@ def test_one_instance_per_database(tmp_path: Path) -> None:
             pass
     with single_instance(database):  # released on exit
         assert lock_path(database).read_text() == str(os.getpid())
+
+
+async def test_a_write_cancelled_at_any_step_ends_cancelled(tmp_path: Path) -> None:
+    """Cancelled anywhere in its transaction, a write raises CancelledError and the store goes on.
+
+    A statement whose caller is cancelled still runs in aiosqlite's thread: a BEGIN left open
+    once blocked every later write, and a finished COMMIT made the rollback fail ("cannot
+    rollback"), turning a clean stop into a crash. Whatever was committed is whole.
+    """
+    database = tmp_path / "s.db"
+    async with Store.open(database) as store:
+        for steps in range(60):
+            plan = Plan(records=tuple(record(f"k{steps}-{n}") for n in range(3)))
+            task = asyncio.create_task(store.apply(plan, (), now=T0))
+            for _ in range(steps):
+                await asyncio.sleep(0)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await store.apply(Plan(records=(record("after"),)), (), now=T0)
+    counts = rows(database, "SELECT COUNT(*) FROM posts GROUP BY substr(key, 1, instr(key, '-'))")
+    assert all(count == (3,) for count in counts[:-1])  # each write whole or absent
+    assert rows(database, "SELECT key FROM posts WHERE key = 'after'") == [("after",)]

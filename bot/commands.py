@@ -1,27 +1,38 @@
-"""The chat commands, parsed and answered once for every platform."""
+"""The chat commands, parsed and answered once for every platform, from one table."""
 
 from __future__ import annotations
 
+import logging
+import re
 import unicodedata
-from collections import Counter, deque
-from collections.abc import Callable, Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from difflib import get_close_matches
 
 from bot.clock import Clock
+from bot.command_table import Access, Argument, CommandSpec, Text, help_lines, index
 from bot.config import Config
 from bot.i18n import t
+from bot.lookup import category_counts, match_posts, newest, suggest
 from bot.model import PostState, PushKind, Record, Reply
 from bot.outbox import Outbox, fold, reaches
+from bot.render.text import truncate
 from bot.store import Store
 
 DEFAULT_COUNT = 5  # /latest and /category without n
 MOST = 20  # the most posts one reply lists
+MOST_CATEGORIES = 20  # the most categories one /subscribe names
 USER_LIMIT = 8  # commands per user …
 USER_WINDOW = timedelta(seconds=30)  # … within this window
-ADMIN_COMMANDS = frozenset({"repost", "retract", "pause", "resume", "status"})
-SUBSCRIPTION_COMMANDS = frozenset({"subscribe", "unsubscribe"})
+LONGEST_ARGUMENTS = 1000  # characters: a post's URL with a percent-encoded Korean slug fits
+QUOTED = 40  # characters of what the user typed that a reply repeats
+_NAME = re.compile(r"[a-z0-9_]{1,32}")  # what a command name can be (Telegram's rule)
+# Control characters (NUL …) and the bidi controls that would reorder a reply; tabs and
+# newlines stay, as spaces between words.
+_UNSEEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,83 +59,31 @@ class Caller:
 
 def parse_command(text: str, *, bot_name: str | None = None) -> Command | None:
     """Read `/name args` (or `/name@bot args`); None for text that is not a command to us."""
-    text = text.strip()
+    text = _UNSEEN.sub("", text).strip()
     if not text.startswith("/") or len(text) < 2:
         return None
     head, _, args = text[1:].partition(" ")
+    head, newline, rest = head.partition("\n")  # `/subscribe\n정치` names 정치 too
+    args = f"{rest} {args}" if newline else args
     name, _, mention = head.partition("@")
     if mention and bot_name is not None and mention.casefold() != bot_name.casefold():
         return None  # addressed to another bot in the group
     return Command(name.casefold(), args.strip())
 
 
-def match_posts(records: Iterable[Record], query: str) -> list[Record]:
-    """Find posts by key, file path or URL; an exact match wins over partial ones."""
-    query = unicodedata.normalize("NFC", query.strip())
-    live = [r for r in records if r.state is not PostState.GONE]
-    bare = query.split("?", 1)[0].rstrip("/")
-    for exact in (
-        [r for r in live if r.post.key == query],
-        [r for r in live if r.post.path == query or query.endswith("/" + r.post.path)],
-        [r for r in live if r.post.url.split("?", 1)[0].rstrip("/") == bare],
-    ):
-        if exact:
-            return exact
-    return [r for r in live if query.casefold() in r.post.key.casefold()] if query else []
-
-
-def newest(records: Iterable[Record], *, category: str | None = None) -> list[Record]:
-    """Published posts, newest first, optionally in one category (matched after NFC)."""
-    live = [r for r in records if r.state is PostState.PUBLISHED]
-    if category is not None:
-        live = [r for r in live if category in {fold(c) for c in r.post.categories}]
-    return sorted(live, key=lambda r: (r.post.date, r.first_seen, r.post.key), reverse=True)
-
-
-def category_counts(records: Iterable[Record]) -> list[tuple[str, int]]:
-    """Each category of published posts with its count, most posts first."""
-    names: dict[str, str] = {}
-    counts: Counter[str] = Counter()
-    for record in newest(records):
-        for name in record.post.categories:
-            names.setdefault(fold(name), name)
-            counts[fold(name)] += 1
-    return sorted(((names[k], n) for k, n in counts.items()), key=lambda item: (-item[1], item[0]))
-
-
-def complete_categories(records: Iterable[Record], typed: str, *, most: int) -> list[str]:
-    """Categories containing what was typed (after NFC, case-insensitively), most posts first."""
-    wanted = fold(typed.strip())
-    return [name for name, _ in category_counts(records) if wanted in fold(name)][:most]
-
-
-def complete_posts(records: Iterable[Record], typed: str, *, most: int) -> list[Record]:
-    """Live posts whose key or title contains what was typed, newest first."""
-    wanted = fold(typed.strip())
-    live = [r for r in records if r.state is not PostState.GONE]
-    live.sort(key=lambda r: (r.post.date, r.first_seen, r.post.key), reverse=True)
-    return [r for r in live if wanted in fold(r.post.key) or wanted in fold(r.post.title)][:most]
-
-
-def suggest(name: str, names: Iterable[str]) -> list[str]:
-    """The names closest to a mistyped one, compared letter by letter (Hangul as jamo)."""
-    by_letters = {_letters(known): known for known in names}
-    close = get_close_matches(_letters(name), list(by_letters), n=3, cutoff=0.6)
-    return [by_letters[letters] for letters in close]
-
-
-def _letters(name: str) -> str:
-    return unicodedata.normalize("NFKD", name.casefold().strip())
-
-
 def split_count(args: str) -> tuple[str, int | None, bool]:
     """Split `rest [n]` into the rest and n; the flag says whether a given n was in range."""
     rest, _, last = args.rpartition(" ")
     candidate = last if rest else args
-    if candidate.isdigit():
+    if candidate.isdecimal() and candidate.isascii():
         number = int(candidate)
         return (rest if rest else ""), number, 1 <= number <= MOST
     return args, None, True
+
+
+def quoted(typed: str) -> str:
+    """What the user typed, short enough to repeat in a reply."""
+    return truncate(" ".join(typed.split()), QUOTED)
 
 
 class Commands:
@@ -141,23 +100,23 @@ class Commands:
         self._recent: dict[tuple[str, str], deque[float]] = {}
 
     async def handle(self, command: Command, caller: Caller) -> Reply:
-        """Answer one command; bad arguments get a short, helpful reply."""
+        """Answer one command from the table; anything else, or a failure, gets a short reply."""
         language = caller.language
         if not caller.is_bot_admin and (wait := self._throttle(caller)) is not None:
             return Reply((t("slow_down", language, seconds=wait),), is_private=True)
-        if command.name in ADMIN_COMMANDS and not caller.is_bot_admin:
-            return Reply((t("admins_only", language),), is_private=True)
-        if command.name in SUBSCRIPTION_COMMANDS and not (
-            caller.is_private or caller.is_chat_admin or caller.is_bot_admin
-        ):
-            return Reply((t("chat_admins_only", language),), is_private=True)
-        handler = getattr(self, f"_{command.name}", None)
-        if command.name in ("start", "help"):
-            handler = self._help
-        if handler is None:
-            return Reply((t("unknown_command", language),), is_private=True)
-        reply: Reply = await handler(command.args, caller)
-        return reply
+        spec = BY_NAME.get(command.name)
+        if spec is None:
+            return _unknown(command.name, language)
+        if refusal := _refusal(spec, caller):
+            return refusal
+        args = _UNSEEN.sub("", command.args).strip()
+        if len(args) > LONGEST_ARGUMENTS:
+            return Reply((t("too_long", language, most=LONGEST_ARGUMENTS),), is_private=True)
+        try:
+            return await spec.handler(self, args, caller)
+        except Exception:  # a bug or a fault below: an apology, and the service goes on
+            log.exception("command /%s failed for %s %s", spec.name, caller.platform, caller.chat)
+            return Reply((t("internal_error", language),), is_private=True)
 
     def _throttle(self, caller: Caller) -> int | None:
         """Count this command; return seconds to wait when the user is over the limit."""
@@ -172,13 +131,14 @@ class Commands:
 
     async def _help(self, args: str, caller: Caller) -> Reply:
         del args
-        lines = [t("help", caller.language, site=self.config.site.display_name)]
-        if caller.is_bot_admin:
-            lines.append(t("help_admin", caller.language))
-        return Reply(tuple(lines))
+        language = caller.language
+        lines = help_lines(TABLE, language, is_admin=caller.is_bot_admin)
+        return Reply((t("help", language, site=self.config.site.display_name), *lines))
 
     async def _subscribe(self, args: str, caller: Caller) -> Reply:
         names = self._category_names(args)
+        if len(names) > MOST_CATEGORIES:
+            return Reply((t("too_many_categories", caller.language, most=MOST_CATEGORIES),))
         await self.outbox.subscribe(
             caller.platform, caller.chat, names, now=self.clock.now(),
             language=caller.language, kind=caller.chat_kind,
@@ -219,7 +179,7 @@ class Commands:
         )
 
     def _category_names(self, args: str) -> list[str]:
-        return [unicodedata.normalize("NFC", name) for name in args.split()]
+        return list(dict.fromkeys(unicodedata.normalize("NFC", name) for name in args.split()))
 
     async def _categories(self, args: str, caller: Caller) -> Reply:
         del args
@@ -244,7 +204,7 @@ class Commands:
         records = (await self.store.records()).values()
         known = {fold(n): n for n, _ in category_counts(records)}
         if fold(name) not in known:
-            lines = [t("unknown_category", caller.language, name=name)]
+            lines = [t("unknown_category", caller.language, name=quoted(name))]
             close = suggest(name, known.values())
             if close:
                 lines.append(t("did_you_mean", caller.language, names=", ".join(close)))
@@ -273,7 +233,7 @@ class Commands:
         if len(found) == 1:
             return found[0]
         if not found:
-            return Reply((t("no_such_post", caller.language, query=args),), is_private=True)
+            return Reply((t("no_such_post", caller.language, query=quoted(args)),), is_private=True)
         keys = [f"{r.post.key} — {r.post.title}" for r in found[:MOST]]
         return Reply((t("several_posts", caller.language), *keys), is_private=True)
 
@@ -284,6 +244,8 @@ class Commands:
         found = await self._find(query, caller, "repost")
         if isinstance(found, Reply):
             return found
+        if refusal := self._unpostable(found, caller.language):
+            return refusal
         key = found.post.key
         only = None
         if here:
@@ -297,6 +259,16 @@ class Commands:
         targets = await self.outbox.active_targets()
         reach = sum(1 for target in targets if reaches(target.categories, found.post.categories))
         return Reply((t("reposted", caller.language, key=key, targets=reach),), progress_of=push)
+
+    def _unpostable(self, record: Record, language: str) -> Reply | None:
+        """Why a post cannot be pushed now (not published yet, or no longer), if it cannot."""
+        key = record.post.key
+        if record.state is PostState.SCHEDULED:
+            when = record.post.date.astimezone(self.config.site.zone).strftime("%Y-%m-%d %H:%M")
+            return Reply((t("repost_scheduled", language, key=key, when=when),), is_private=True)
+        if record.state is not PostState.PUBLISHED:
+            return Reply((t("repost_unpublished", language, key=key),), is_private=True)
+        return None
 
     async def _retract(self, args: str, caller: Caller) -> Reply:
         found = await self._find(args, caller, "retract")
@@ -344,3 +316,102 @@ class Commands:
             paused=paused,
         )
         return Reply((line,), is_private=True)
+
+
+def _unknown(name: str, language: str) -> Reply:
+    """Unknown command: point to /help, and to the command meant when one is close."""
+    lines = [t("unknown_command", language)]
+    if _NAME.fullmatch(name) and (close := suggest(name, list(BY_NAME))):
+        lines.append(t("did_you_mean", language, names=", ".join(f"/{c}" for c in close)))
+    return Reply(tuple(lines), is_private=True)
+
+
+def _refusal(spec: CommandSpec, caller: Caller) -> Reply | None:
+    """A reply refusing `spec` to `caller`, unless the table lets them run it."""
+    if spec.access is Access.BOT_ADMINS and not caller.is_bot_admin:
+        return Reply((t("admins_only", caller.language),), is_private=True)
+    if spec.access is Access.CHAT_ADMINS and not (
+        caller.is_private or caller.is_chat_admin or caller.is_bot_admin
+    ):
+        return Reply((t("chat_admins_only", caller.language),), is_private=True)
+    return None
+
+
+_COUNT = Argument(
+    "n", Text("n", "n"), Text("how many posts (1-20, default 5)", "글 수 (1-20, 기본 5)")
+)
+_CATEGORIES = Argument(
+    "categories",
+    Text("category", "카테고리"),
+    Text(
+        "categories, separated by spaces (none: every post)",
+        "카테고리, 띄어쓰기로 구분 (없으면 모든 글)",
+    ),
+    is_repeated=True,
+)
+_POST = Argument(
+    "post",
+    Text("KEY", "KEY"),
+    Text("the post: its key, file path or link", "글: 키, 파일 경로 또는 링크"),
+    is_required=True,
+)
+_NAME_ARGUMENT = Argument(
+    "name", Text("NAME", "이름"), Text("the category's name", "카테고리 이름"), is_required=True
+)
+_HERE = Argument("here", Text("here", "here"), Text("only to this {chat}", "이 {chat}에만"))
+
+# The whole set of commands: a name not listed here is not a command.
+TABLE: tuple[CommandSpec, ...] = (
+    CommandSpec(
+        "help", Access.ANYONE,
+        Text("what this bot does, and its commands", "이 봇의 사용법과 명령"),
+        Commands._help, aliases=("start",),
+    ),
+    CommandSpec(
+        "latest", Access.ANYONE, Text("the newest posts", "최신 글"),
+        Commands._latest, (_COUNT,),
+    ),
+    CommandSpec(
+        "categories", Access.ANYONE,
+        Text("the categories and their post counts", "카테고리 목록과 글 수"),
+        Commands._categories,
+    ),
+    CommandSpec(
+        "category", Access.ANYONE, Text("the newest posts in a category", "카테고리의 최신 글"),
+        Commands._category, (_NAME_ARGUMENT, _COUNT),
+    ),
+    CommandSpec(
+        "subscribe", Access.CHAT_ADMINS,
+        Text("get alerts in this {chat}", "이 {chat}에서 알림 받기"),
+        Commands._subscribe, (_CATEGORIES,),
+    ),
+    CommandSpec(
+        "unsubscribe", Access.CHAT_ADMINS,
+        Text("stop alerts in this {chat}", "이 {chat}의 알림 끄기"),
+        Commands._unsubscribe, (_CATEGORIES,),
+    ),
+    CommandSpec(
+        "subscriptions", Access.ANYONE, Text("what this {chat} gets", "이 {chat}이 받는 알림"),
+        Commands._subscriptions,
+    ),
+    CommandSpec(
+        "repost", Access.BOT_ADMINS, Text("push a post again", "글을 다시 보내기"),
+        Commands._repost, (_POST, _HERE),
+    ),
+    CommandSpec(
+        "retract", Access.BOT_ADMINS, Text("delete a post's alerts", "보낸 알림 지우기"),
+        Commands._retract, (_POST,),
+    ),
+    CommandSpec(
+        "pause", Access.BOT_ADMINS, Text("hold new alerts", "새 알림 보류"), Commands._pause
+    ),
+    CommandSpec(
+        "resume", Access.BOT_ADMINS, Text("release held alerts", "보류한 알림 보내기"),
+        Commands._resume,
+    ),
+    CommandSpec(
+        "status", Access.BOT_ADMINS,
+        Text("queue, deliveries, last scan", "대기열, 전송, 마지막 확인"), Commands._status,
+    ),
+)  # fmt: skip
+BY_NAME = index(TABLE)

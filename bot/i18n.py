@@ -9,23 +9,8 @@ _STRINGS: dict[str, dict[str, str]] = {
     "image": {"ko": "이미지", "en": "image"},
     "read_more": {"ko": "기사 보기", "en": "Read more"},
     "help": {
-        "ko": (
-            "{site}의 속보 봇입니다. 새 글이 올라오면 바로 알려 드립니다.\n"
-            "/latest [n] — 최신 글\n/categories — 카테고리 목록\n/category 이름 [n] — 카테고리의 최신 글\n"
-            "/subscribe [카테고리 …] — 이 채팅에서 알림 받기\n/unsubscribe [카테고리 …] — 알림 끄기\n"
-            "/subscriptions — 이 채팅이 받는 알림"
-        ),
-        "en": (
-            "Breaking-news alerts from {site}: new posts, the moment they go live.\n"
-            "/latest [n] — the newest posts\n/categories — the categories\n"
-            "/category NAME [n] — the newest posts in a category\n"
-            "/subscribe [category …] — get alerts in this chat\n/unsubscribe [category …] — stop them\n"
-            "/subscriptions — what this chat gets"
-        ),
-    },
-    "help_admin": {
-        "ko": "관리자: /repost KEY [here], /retract KEY, /pause, /resume, /status",
-        "en": "Admins: /repost KEY [here], /retract KEY, /pause, /resume, /status",
+        "ko": "{site}의 속보 봇입니다. 새 글이 올라오면 바로 알려 드립니다.",
+        "en": "Breaking-news alerts from {site}: new posts, the moment they go live.",
     },
     "subscribed_all": {
         "ko": "이 채팅에서 모든 새 글을 알려 드립니다.",
@@ -125,6 +110,22 @@ _STRINGS: dict[str, dict[str, str]] = {
     "internal_error": {
         "ko": "문제가 생겨 답하지 못했습니다. 잠시 후 다시 해 보세요.",
         "en": "Something went wrong; please try again in a moment.",
+    },
+    "too_long": {
+        "ko": "너무 깁니다. 명령 뒤에는 {most:,}자까지 적을 수 있습니다.",
+        "en": "That is too long: a command takes at most {most:,} characters.",
+    },
+    "too_many_categories": {
+        "ko": "카테고리는 한 번에 {most}개까지 적을 수 있습니다.",
+        "en": "Name at most {most} categories at once.",
+    },
+    "repost_scheduled": {
+        "ko": "{key}은(는) {when}에 게시될 예정이라 아직 보낼 수 없습니다. 그때 자동으로 알립니다.",
+        "en": "{key} is scheduled for {when}; it goes out by itself then, and cannot be reposted before.",
+    },
+    "repost_unpublished": {
+        "ko": "{key}은(는) 게시되지 않은 글(published: false)이라 보낼 수 없습니다.",
+        "en": "{key} is not published (published: false), so it cannot be reposted.",
     },
     "unknown_command": {
         "ko": "모르는 명령입니다. /help 를 보세요.",

@@ -10,7 +10,6 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-import discord
 from telegram.ext import ApplicationBuilder
 
 from bot import __version__
@@ -43,20 +42,22 @@ async def serve(config: Config, clock: SystemClock, *, with_console: bool) -> No
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     platforms: dict[str, Platform] = {}
-    application = None
+    application, telegram = None, None
     if config.secrets.telegram_token is not None:
         application = telegram_application(config)
-        platforms[TELEGRAM] = TelegramPlatform(application.bot, config.telegram, clock)
+        telegram = TelegramPlatform(application.bot, config.telegram, clock)
+        platforms[TELEGRAM] = telegram
     console = ConsolePlatform(sys.stdout)
     database = config.bot.database
     with single_instance(database):
         async with contextlib.AsyncExitStack() as stack:
-            client = None
+            discord = None
             if config.secrets.discord_token is not None:
                 token = config.secrets.discord_token.get_secret_value()
                 client = await stack.enter_async_context(discord_client(config.discord, token))
                 colors = config.discord.color_table
-                platforms[DISCORD] = DiscordPlatform(client, clock, colors=colors)
+                discord = DiscordPlatform(client, clock, colors=colors)
+                platforms[DISCORD] = discord
             if with_console or not platforms:
                 platforms[console.name] = console
             store = await stack.enter_async_context(Store.open(database))
@@ -77,7 +78,8 @@ async def serve(config: Config, clock: SystemClock, *, with_console: bool) -> No
             )
             runs = await _start_chats(
                 stack, commands, delivery.outbox, config, clock,
-                application=application, client=client, sinks=sinks,
+                telegram=(application, telegram) if application and telegram else None,
+                discord=discord, sinks=sinks,
             )  # fmt: skip
             try:
                 async with asyncio.TaskGroup() as tasks:
@@ -107,19 +109,19 @@ async def _start_chats(
     config: Config,
     clock: SystemClock,
     *,
-    application: AnyApplication | None,
-    client: discord.Client | None,
+    telegram: tuple[AnyApplication, TelegramPlatform] | None,
+    discord: DiscordPlatform | None,
     sinks: list[Callable[[str], None]],
 ) -> list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]]:
     """Start each platform's chat side (commands in, notices out); return what runs until stop."""
     runs: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = []
-    if application is not None:
-        chats = TelegramChats(application, commands, outbox, config, clock)
+    if telegram is not None:
+        chats = TelegramChats(*telegram, commands, outbox, config=config, clock=clock)
         sinks.append(chats.notify)
         await chats.start()
         stack.push_async_callback(chats.stop)
-    if client is not None:
-        channels = DiscordChats(client, commands, outbox, config, clock)
+    if discord is not None:
+        channels = DiscordChats(discord, commands, outbox, config, clock)
         sinks.append(channels.notify)
         await channels.start()
         runs.append(channels.run)

@@ -158,6 +158,23 @@ def test_the_console_pushes_new_posts_and_answers_commands(console: Console, sit
     assert console.stop() == 0
 
 
+def test_no_typed_line_takes_the_console_down(console: Console) -> None:
+    """Helpers' names, a NUL, 10,000 characters: each gets a short answer and sokbo goes on."""
+    console.expect("is watching", stream="err")
+    for line in ["/find x", "/throttle", "/listing", "/is_subscribed", "/category_names"]:
+        console.type(line)
+        assert console.expect("Unknown command") == "Unknown command; see /help."
+    console.type("/category " + "x" * 10_000)
+    console.expect("That is too long: a command takes at most 1,000 characters.")
+    console.type("/lat\x00est 99")
+    console.expect("n must be from 1 to 20.")
+    console.type("/latest 1")
+    console.expect("Latest posts:")
+    assert console.process.poll() is None
+    assert console.stop() == 0
+    assert "Traceback" not in "\n".join(console.seen["err"])
+
+
 def test_end_of_input_stops_reading_not_the_service(console: Console, site: Path) -> None:
     """With stdin closed, pushes still print; SIGTERM then stops it cleanly."""
     console.expect("is watching", stream="err")

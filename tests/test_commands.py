@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import unicodedata
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,17 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.commands import (
-    Caller,
-    Command,
-    Commands,
-    complete_categories,
-    complete_posts,
-    match_posts,
-    parse_command,
-    split_count,
-)
+from bot.commands import Caller, Command, Commands, parse_command, split_count
 from bot.config import Config, SiteConfig
+from bot.lookup import complete_categories, complete_posts, match_posts
 from bot.model import PostState, Record
 from bot.publish import Plan
 from bot.store import Store
@@ -298,3 +291,132 @@ def test_completion_of_categories_and_posts() -> None:
     ]
     assert [r.post.key for r in complete_posts(archive, "vote", most=25)] == ["2026-11-20-vote"]
     assert [r.post.key for r in complete_posts(archive, "결승", most=1)] == ["2026-11-21-final"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["/find x", "/throttle", "/listing", "/is_subscribed", "/category_names", "/_help",
+     "/__init__", "/handle /latest", "/unpostable a", "/_latest"],
+)  # fmt: skip
+async def test_only_the_table_is_callable(tmp_path: Path, text: str) -> None:
+    """The code's own helpers are not commands: they get the unknown-command reply."""
+    async with newsroom(tmp_path) as (commands, database, _):
+        reply = await ask(commands, text, ADMIN)
+        assert reply.splitlines()[0] == "Unknown command; see /help."
+        assert rows(database, "SELECT COUNT(*) FROM pushes") == [(0,)]
+
+
+async def test_a_near_miss_suggests_the_command_meant(tmp_path: Path) -> None:
+    """A mistyped command name points to the one that was probably meant."""
+    async with newsroom(tmp_path) as (commands, _, _):
+        assert (
+            await ask(commands, "/lates 3") == "Unknown command; see /help.\nDid you mean: /latest"
+        )
+        assert await ask(commands, "/LATEST 1") == await ask(commands, "/latest 1")
+
+
+LONG = "가" * 10_000
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"/category {LONG}", "That is too long: a command takes at most 1,000 characters."),
+        (f"/repost {LONG}", "That is too long: a command takes at most 1,000 characters."),
+        (f"/{LONG}", "Unknown command; see /help."),
+        ("/category 경제\x00\x00 1", "Latest in 경제:"),
+        ("/category \u202e경제\u202c", "Latest in 경제:"),
+        ("/lat\x00est 1", "Latest posts:"),
+        ("/category x'; DROP TABLE posts; --", "There is no category 'x'; DROP TABLE posts; --'."),
+        ("/repost ' OR 1=1 --", "No post matches '' OR 1=1 --'."),
+        ("/repost ../../../etc/passwd", "No post matches '../../../etc/passwd'."),
+        ("/repost %", "No post matches '%'."),
+        ("/latest 0", "n must be from 1 to 20."),
+        ("/latest -1", "n must be from 1 to 20."),
+        ("/latest 99999999999999999999999999", "n must be from 1 to 20."),
+        ("/latest ²", "n must be from 1 to 20."),
+        ("/latest ١٢", "n must be from 1 to 20."),
+        ("/latest 1e3", "n must be from 1 to 20."),
+        ("/category 경제 0", "n must be from 1 to 20."),
+        (
+            "/subscribe " + " ".join(f"c{n}" for n in range(100)),
+            "Name at most 20 categories at once.",
+        ),
+        (f"/category {'가' * 300}", "There is no category '" + "가" * 39 + "…'."),
+    ],
+)
+async def test_hostile_arguments_get_a_short_answer(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    """Huge, invisible, SQL, path and out-of-range arguments: a short reply, and nothing stored."""
+    async with newsroom(tmp_path) as (commands, database, _):
+        reply = await ask(commands, text, ADMIN)
+        assert reply.startswith(expected)
+        assert len(reply) < 400
+        assert not any(unicodedata.category(c) == "Cc" and c != "\n" for c in reply)
+        assert "\u202e" not in reply
+        assert rows(database, "SELECT COUNT(*) FROM pushes") == [(0,)]
+        assert rows(database, "SELECT COUNT(*) FROM subscriptions") == [(0,)]
+        assert rows(database, "SELECT COUNT(*) FROM posts") == [(4,)]
+
+
+async def test_a_failing_command_is_answered_with_an_apology(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A command that raises (here: its table renamed away) gets an apology and one log line."""
+    async with newsroom(tmp_path) as (commands, database, _):
+        with sqlite3.connect(database) as db:
+            db.execute("ALTER TABLE posts RENAME TO posts_away")
+        assert (
+            await ask(commands, "/latest") == "Something went wrong; please try again in a moment."
+        )
+        [record] = [r for r in caplog.records if r.name == "bot.commands"]
+        assert record.getMessage() == "command /latest failed for fake reader-chat"
+        assert record.exc_info is not None
+        assert "no such table: posts" in str(record.exc_info[1])
+        with sqlite3.connect(database) as db:
+            db.execute("ALTER TABLE posts_away RENAME TO posts")
+        assert (await ask(commands, "/latest 1")).startswith("Latest posts:")
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        (PostState.SCHEDULED, "s is scheduled for 2026-11-22 10:00; it goes out by itself then"),
+        (PostState.UNPUBLISHED, "s is not published (published: false), so it cannot be reposted."),
+    ],
+)
+async def test_repost_refuses_a_post_that_is_not_published(
+    tmp_path: Path, state: PostState, expected: str
+) -> None:
+    """/repost of a scheduled or unpublished post says why, and queues nothing."""
+    async with newsroom(tmp_path) as (commands, database, _):
+        later = post("s", age=-timedelta(hours=1), at=T0)
+        record = Record(later, state, first_seen=T0, is_alerted=False)
+        await commands.store.apply(Plan(records=(record,)), (), now=T0)
+        assert (await ask(commands, "/repost s", ADMIN)).startswith(expected)
+        assert rows(database, "SELECT COUNT(*) FROM pushes") == [(0,)]
+
+
+async def test_help_lists_the_table_and_admins_see_their_commands(tmp_path: Path) -> None:
+    """/help (and /start) show each command's usage and description; admin ones to admins only."""
+    async with newsroom(tmp_path) as (commands, _, _):
+        reader = (await ask(commands, "/start")).splitlines()
+        assert reader[1:] == [
+            "/help — what this bot does, and its commands",
+            "/latest [n] — the newest posts",
+            "/categories — the categories and their post counts",
+            "/category NAME [n] — the newest posts in a category",
+            "/subscribe [category …] — get alerts in this chat",
+            "/unsubscribe [category …] — stop alerts in this chat",
+            "/subscriptions — what this chat gets",
+        ]
+        admin = (await ask(commands, "/help", replace(ADMIN, language="ko"))).splitlines()
+        assert admin[4] == "/category 이름 [n] — 카테고리의 최신 글"
+        assert admin[-5:] == [
+            "/repost KEY [here] — 관리자: 글을 다시 보내기",
+            "/retract KEY — 관리자: 보낸 알림 지우기",
+            "/pause — 관리자: 새 알림 보류",
+            "/resume — 관리자: 보류한 알림 보내기",
+            "/status — 관리자: 대기열, 전송, 마지막 확인",
+        ]

@@ -117,7 +117,7 @@ async def live(
             delivery = Delivery(store, {"discord": platform}, config, clock)
             commands = Commands(store, config, clock, nudge=delivery.nudge)
             chats = DiscordChats(
-                client, commands, delivery.outbox, config, clock, defer_after_s=defer_after_s
+                platform, commands, delivery.outbox, config, clock, defer_after_s=defer_after_s
             )
             await chats.start()
             tasks = [asyncio.create_task(delivery.run(stop)), asyncio.create_task(chats.run(stop))]

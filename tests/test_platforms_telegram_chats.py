@@ -107,14 +107,12 @@ async def live(tmp_path: Path, **telegram: object) -> AsyncIterator[Live]:
             record = Record(post("2026-11-22-story", at=clock.now(), categories=("정치",), image_url="https://img.example.com/a.jpg"),
                             PostState.PUBLISHED, first_seen=clock.now(), is_alerted=True)  # fmt: skip
             await store.apply(Plan(records=(record,)), (), now=clock.now())
-            delivery = Delivery(
-                store,
-                {"telegram": TelegramPlatform(application.bot, settings, clock)},
-                config,
-                clock,
-            )
+            platform = TelegramPlatform(application.bot, settings, clock)
+            delivery = Delivery(store, {"telegram": platform}, config, clock)
             commands = Commands(store, config, clock, nudge=delivery.nudge)
-            chats = TelegramChats(application, commands, delivery.outbox, config, clock)
+            chats = TelegramChats(
+                application, platform, commands, delivery.outbox, config=config, clock=clock
+            )
             await chats.start()
             engine = asyncio.create_task(delivery.run(stop))
             try:
@@ -162,9 +160,14 @@ async def test_commands_answer_in_the_users_language(tmp_path: Path) -> None:
         assert "[2026-11-22-story]" in latest
         [category] = await bot.ask(command(PRIVATE, "/category 정치"), 111)
         assert category.startswith("정치의 최신 글:")
-        [menu_en, menu_ko] = bot.api.calls("setMyCommands")
-        assert "language_code" not in menu_en
-        assert menu_ko["language_code"] == "ko"
+        menus = {call.get("language_code"): call for call in bot.api.calls("setMyCommands")}
+        assert set(menus) == {None, "ko"}  # English is the default menu
+        readers = ["help", "latest", "categories", "category", "subscribe", "unsubscribe",
+                   "subscriptions"]  # fmt: skip
+        for menu in menus.values():
+            assert [entry["command"] for entry in menu["commands"]] == readers
+        assert menus[None]["commands"][1]["description"] == "the newest posts"
+        assert menus["ko"]["commands"][4]["description"] == "이 채팅에서 알림 받기"
 
 
 async def test_in_a_group_only_admins_subscribe_and_mentions_of_other_bots_are_ignored(

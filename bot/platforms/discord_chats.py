@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from functools import partial
 
 import aiohttp
 import discord
@@ -14,24 +15,20 @@ from discord import AllowedMentions, Interaction, app_commands
 from discord.app_commands import Choice
 
 from bot.clock import Clock
-from bot.commands import (
-    ADMIN_COMMANDS,
-    Caller,
-    Command,
-    Commands,
-    complete_categories,
-    complete_posts,
-)
+from bot.command_table import Access
+from bot.commands import BY_NAME, Caller, Command, Commands
 from bot.config import Config
-from bot.errors import PlatformError
-from bot.i18n import language_of, t
+from bot.errors import PlatformError, SendError
+from bot.i18n import language_of
+from bot.lookup import complete_categories, complete_posts
 from bot.model import Reply
 from bot.outbox import Outbox
-from bot.platforms.discord import NAME
+from bot.platforms.discord import NAME, DiscordPlatform, translate
 from bot.platforms.discord_commands import KoreanDescriptions, register
 from bot.progress import follow_progress
 from bot.render.discord import reply_contents
 from bot.render.text import truncate
+from bot.replies import send_reply
 
 DEFER_AFTER_S = 1.5  # answer by then or defer: Discord drops an interaction unanswered in 3 s
 PROGRESS_FOR = timedelta(minutes=14)  # an interaction's reply may be edited for 15 minutes
@@ -47,7 +44,7 @@ class DiscordChats:
 
     def __init__(
         self,
-        client: discord.Client,
+        platform: DiscordPlatform,
         commands: Commands,
         outbox: Outbox,
         config: Config,
@@ -55,7 +52,8 @@ class DiscordChats:
         *,
         defer_after_s: float = DEFER_AFTER_S,
     ) -> None:
-        self.client = client
+        self.platform = platform  # follow-ups and notices share its pacing
+        self.client = client = platform.client
         self.commands = commands
         self.outbox = outbox
         self.config = config
@@ -112,11 +110,22 @@ class DiscordChats:
             self._spawn(self._notify(channel, text))
 
     async def _notify(self, channel: int, text: str) -> None:
-        try:
-            content = reply_contents(Reply((f"sokbo: {text}",)))[0]  # escaped, within limits
-            await self.client.get_partial_messageable(channel).send(content, allowed_mentions=QUIET)
-        except (discord.DiscordException, aiohttp.ClientError, TimeoutError) as error:
-            log.warning("discord: notice not sent to channel %s: %s", channel, error)
+        content = reply_contents(Reply((f"sokbo: {text}",)))[0]  # escaped, within limits
+        messageable = self.client.get_partial_messageable(channel)
+        await self._paced(
+            lambda: messageable.send(content, allowed_mentions=QUIET),
+            channel, f"discord: notice to channel {channel}",
+        )  # fmt: skip
+
+    async def _paced(
+        self, call: Callable[[], Awaitable[object]], channel: int | None, what: str
+    ) -> bool:
+        """A follow-up or notice: in the platform's pacing, ahead of pushes; whether it went."""
+        sent = await send_reply(
+            call, pacer=self.platform.pacer, clock=self.clock, key=str(channel),
+            translate=_translate, what=what,
+        )  # fmt: skip
+        return sent is not None
 
     def _spawn(self, work: Awaitable[None]) -> None:
         task = asyncio.ensure_future(work)
@@ -142,8 +151,8 @@ class DiscordChats:
     async def _answer(self, interaction: Interaction, name: str, args: str) -> None:
         """Answer through the core; defer when that takes long; admins' replies are ephemeral."""
         caller = self._caller(interaction)
-        work = asyncio.ensure_future(self._handle(Command(name, args.strip()), caller))
-        deferred_privately = name in ADMIN_COMMANDS
+        work = asyncio.ensure_future(self.commands.handle(Command(name, args), caller))
+        deferred_privately = BY_NAME[name].access is Access.BOT_ADMINS
         deferred = False
         try:
             await asyncio.wait({work}, timeout=self.defer_after_s)
@@ -151,7 +160,7 @@ class DiscordChats:
                 await interaction.response.defer(ephemeral=deferred_privately, thinking=True)
                 deferred = True
             reply = await work
-            private = reply.is_private or name in ADMIN_COMMANDS
+            private = reply.is_private or deferred_privately
             first, *rest = reply_contents(reply)
             if not deferred:
                 await interaction.response.send_message(
@@ -162,24 +171,19 @@ class DiscordChats:
                 await interaction.followup.send(first, ephemeral=True, allowed_mentions=QUIET)
             else:
                 await interaction.edit_original_response(content=first, allowed_mentions=QUIET)
-            for more in rest:
-                await interaction.followup.send(more, ephemeral=private, allowed_mentions=QUIET)
         except (discord.DiscordException, aiohttp.ClientError, TimeoutError) as error:
             log.warning(
                 "discord: could not answer /%s in channel %s: %s",
                 name, interaction.channel_id, error,
             )  # fmt: skip
             return
+        for more in rest:
+            await self._paced(
+                partial(interaction.followup.send, more, ephemeral=private, allowed_mentions=QUIET),
+                interaction.channel_id, f"discord: follow-up of /{name}",
+            )  # fmt: skip
         if reply.progress_of is not None:
             self._spawn(self._follow(interaction, reply.text, reply.progress_of, caller.language))
-
-    async def _handle(self, command: Command, caller: Caller) -> Reply:
-        """The core's reply; should it fail, an apology rather than a reply that never comes."""
-        try:
-            return await self.commands.handle(command, caller)
-        except Exception:
-            log.exception("discord: /%s failed in channel %s", command.name, caller.chat)
-            return Reply((t("internal_error", caller.language),), is_private=True)
 
     async def _follow(
         self, interaction: Interaction, text: str, push_id: int, language: str
@@ -187,13 +191,11 @@ class DiscordChats:
         """Edit a /repost reply with its progress until every row is done."""
 
         async def show(shown: str) -> bool:
-            try:
-                content = reply_contents(_lines(shown))[0]
-                await interaction.edit_original_response(content=content, allowed_mentions=QUIET)
-            except (discord.DiscordException, aiohttp.ClientError, TimeoutError) as error:
-                log.info("discord: repost progress not shown: %s", error)
-                return False
-            return True
+            content = reply_contents(_lines(shown))[0]
+            edit = partial(
+                interaction.edit_original_response, content=content, allowed_mentions=QUIET
+            )
+            return await self._paced(edit, interaction.channel_id, "discord: repost progress")
 
         await follow_progress(
             self.outbox, self.clock, push_id,
@@ -235,6 +237,13 @@ class DiscordChats:
         if target is not None:
             await self.outbox.deactivate(NAME, address, error=why, now=self.clock.now())
             log.info("discord: channel %s gets no more pushes: %s", address, why)
+
+
+def _translate(error: Exception) -> SendError | None:
+    """A discord.py or connection error as a SendError; None for anything else."""
+    if isinstance(error, discord.DiscordException | aiohttp.ClientError | TimeoutError):
+        return translate(error)
+    return None
 
 
 def _lines(text: str) -> Reply:

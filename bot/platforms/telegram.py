@@ -13,6 +13,7 @@ from telegram import (
     InlineKeyboardMarkup,
     InputMediaPhoto,
     LinkPreviewOptions,
+    ReplyParameters,
 )
 from telegram import Message as TelegramReply
 from telegram.constants import ParseMode
@@ -41,6 +42,7 @@ from bot.errors import (
 from bot.model import Message, MessageRef, Target
 from bot.ratelimit import Pacer
 from bot.render.telegram import TelegramMessage, render
+from bot.replies import send_reply
 
 NAME = "telegram"
 PRIVATE_INTERVAL = timedelta(seconds=1)  # Bot API FAQ: about one message a second per chat
@@ -94,6 +96,13 @@ def translate(error: TelegramError) -> SendError:  # noqa: PLR0911 - one return 
     return Rejected(error.message)
 
 
+def _translate(error: Exception) -> SendError | None:
+    """A Bot API error as a SendError; None for anything else."""
+    if isinstance(error, BadRequest) and NOT_MODIFIED in error.message.lower():
+        return Rejected(error.message)  # an edit to the same text: nothing more to do
+    return translate(error) if isinstance(error, TelegramError) else None
+
+
 def _is_image_refusal(error: TelegramError) -> bool:
     return isinstance(error, BadRequest) and any(s in error.message.lower() for s in IMAGE_REFUSALS)
 
@@ -105,6 +114,7 @@ class TelegramPlatform:
 
     def __init__(self, bot: Bot, settings: TelegramSettings, clock: Clock) -> None:
         self.bot = bot
+        self.clock = clock
         self.pacer = Pacer(clock, per_second=settings.per_second, interval=PRIVATE_INTERVAL)
         self._file_ids: dict[str, str] = {}  # a local image uploaded once, reused for every chat
         self._refused: set[str] = set()  # images Telegram would not take: it remembers for days
@@ -113,6 +123,37 @@ class TelegramPlatform:
         """Wait for this chat's slot: 28.5/s overall, 1/s per chat, 20/min per group."""
         interval = GROUP_INTERVAL if target.kind in GROUP_KINDS else None
         await self.pacer.wait(target.address, interval=interval)
+
+    async def reply(
+        self,
+        chat_id: int | str,
+        text: str,
+        *,
+        kind: str = "private",
+        reply_to: int | None = None,
+        thread_id: int | None = None,
+    ) -> TelegramReply | None:
+        """Answer in a chat, ahead of pushes, a 429 waited out; None if it never went."""
+        answering = (
+            ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
+        )
+        return await send_reply(
+            lambda: self.bot.send_message(
+                chat_id, text, reply_parameters=answering, message_thread_id=thread_id
+            ),
+            pacer=self.pacer, clock=self.clock, key=str(chat_id), translate=_translate,
+            what=f"telegram: reply in chat {chat_id}",
+            interval=GROUP_INTERVAL if kind in GROUP_KINDS else None,
+        )  # fmt: skip
+
+    async def edit_reply(self, sent: TelegramReply, text: str) -> bool:
+        """Make a sent reply say `text` (a /repost's progress), paced like a reply."""
+        edited = await send_reply(
+            lambda: sent.edit_text(text),
+            pacer=self.pacer, clock=self.clock, key=str(sent.chat_id), translate=_translate,
+            what=f"telegram: progress in chat {sent.chat_id}",
+        )  # fmt: skip
+        return edited is not None
 
     async def send(self, target: Target, message: Message) -> MessageRef:
         """Send a photo and caption, or text with a link preview; text too if the image fails."""

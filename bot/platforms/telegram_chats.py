@@ -13,35 +13,16 @@ from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ChatMemberHandler, ContextTypes, MessageHandler, filters
 
 from bot.clock import Clock
-from bot.commands import SUBSCRIPTION_COMMANDS, Caller, Commands, parse_command
+from bot.command_table import Access, menu
+from bot.commands import BY_NAME, TABLE, Caller, Commands, parse_command
 from bot.config import Config
 from bot.errors import PlatformError
-from bot.i18n import language_of
+from bot.i18n import LANGUAGES, language_of
 from bot.outbox import Outbox
-from bot.platforms.telegram import NAME
+from bot.platforms.telegram import NAME, TelegramPlatform
 from bot.progress import follow_progress
 
 ALLOWED_UPDATES = ["message", "channel_post", "my_chat_member"]  # edited messages never re-run
-MENU = {  # setMyCommands, per language (the default menu is English)
-    "en": [
-        ("latest", "the newest posts"),
-        ("categories", "the categories"),
-        ("category", "the newest posts in a category"),
-        ("subscribe", "get alerts in this chat"),
-        ("unsubscribe", "stop alerts"),
-        ("subscriptions", "what this chat gets"),
-        ("help", "help"),
-    ],
-    "ko": [
-        ("latest", "최신 글"),
-        ("categories", "카테고리 목록"),
-        ("category", "카테고리의 최신 글"),
-        ("subscribe", "이 채팅에서 알림 받기"),
-        ("unsubscribe", "알림 끄기"),
-        ("subscriptions", "이 채팅이 받는 알림"),
-        ("help", "도움말"),
-    ],
-}
 PROGRESS_FOR = timedelta(minutes=30)  # how long a /repost reply is kept current
 ADMIN_STATUSES = frozenset({ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER})
 GONE_STATUSES = frozenset({ChatMemberStatus.LEFT, ChatMemberStatus.BANNED})
@@ -56,9 +37,17 @@ class TelegramChats:
     """Runs the Application's polling under sokbo's own task group, and answers chats."""
 
     def __init__(
-        self, app: AnyApplication, commands: Commands, outbox: Outbox, config: Config, clock: Clock
+        self,
+        app: AnyApplication,
+        platform: TelegramPlatform,
+        commands: Commands,
+        outbox: Outbox,
+        *,
+        config: Config,
+        clock: Clock,
     ) -> None:
         self.app = app
+        self.platform = platform  # replies and notices share its pacing
         self.commands = commands
         self.outbox = outbox
         self.config = config
@@ -82,10 +71,10 @@ class TelegramChats:
         except TelegramError as error:
             why = str(error).replace(self.app.bot.token, "***")
             raise PlatformError(f"telegram: could not reach the Bot API: {why}") from None
-        for language, entries in MENU.items():
-            menu = [BotCommand(name, text) for name, text in entries]
+        for language in LANGUAGES:  # the default menu is English
+            entries = [BotCommand(name, text) for name, text in menu(TABLE, language)]
             await self.app.bot.set_my_commands(
-                menu, language_code=None if language == "en" else language
+                entries, language_code=None if language == "en" else language
             )
         for channel in self.config.telegram.channels:
             options = {
@@ -112,10 +101,7 @@ class TelegramChats:
         task.add_done_callback(self._following.discard)
 
     async def _notify(self, chat: int | str, text: str) -> None:
-        try:
-            await self.app.bot.send_message(chat, f"sokbo: {text}")
-        except TelegramError as error:
-            log.warning("telegram: notice not sent to %s: %s", chat, error)
+        await self.platform.reply(chat, f"sokbo: {text}")
 
     async def stop(self) -> None:
         """Stop polling and close the connection."""
@@ -136,8 +122,11 @@ class TelegramChats:
         if command is None:
             return
         user = update.effective_user
-        is_chat_admin = command.name in SUBSCRIPTION_COMMANDS and await self._is_chat_admin(
-            chat, user, message
+        spec = BY_NAME.get(command.name)
+        is_chat_admin = (
+            spec is not None
+            and spec.access is Access.CHAT_ADMINS
+            and await self._is_chat_admin(chat, user, message)
         )
         caller = Caller(
             platform=NAME,
@@ -150,17 +139,11 @@ class TelegramChats:
             chat_kind=str(chat.type),
         )
         reply = await self.commands.handle(command, caller)
-        try:
-            answer = await context.bot.send_message(
-                chat.id,
-                reply.text,
-                reply_to_message_id=message.message_id,
-                message_thread_id=message.message_thread_id,
-            )
-        except TelegramError as error:
-            log.warning("telegram: could not reply in chat %s: %s", chat.id, error)
-            return
-        if reply.progress_of is not None:
+        answer = await self.platform.reply(
+            chat.id, reply.text, kind=str(chat.type),
+            reply_to=message.message_id, thread_id=message.message_thread_id,
+        )  # fmt: skip
+        if answer is not None and reply.progress_of is not None:
             task = asyncio.create_task(
                 self._follow(answer, reply.text, reply.progress_of, caller.language)
             )
@@ -171,12 +154,7 @@ class TelegramChats:
         """Edit a /repost reply with its progress until every row is done."""
 
         async def show(shown: str) -> bool:
-            try:
-                await answer.edit_text(shown)
-            except TelegramError as error:
-                log.info("telegram: repost progress not shown: %s", error)
-                return False
-            return True
+            return await self.platform.edit_reply(answer, shown)
 
         await follow_progress(
             self.outbox, self.clock, push_id,

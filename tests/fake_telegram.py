@@ -57,6 +57,7 @@ class FakeTelegram:
     overall_per_second: int = 30
     per_chat_interval_s: float = 1.0
     uploads: dict[str, bytes] = field(default_factory=dict)
+    limited: int = 0  # messages answered 429 for going over the limits
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _recent: deque[float] = field(default_factory=deque)
     _last_by_chat: dict[int, float] = field(default_factory=dict)
@@ -147,10 +148,11 @@ class FakeTelegram:
         now = time.monotonic()
         while self._recent and now - self._recent[0] >= 1.0:
             self._recent.popleft()
-        if len(self._recent) >= self.overall_per_second:
-            return _error(429, "Too Many Requests: retry after 1", {"retry_after": 1})
         last = self._last_by_chat.get(chat_id)
-        if last is not None and now - last < self.per_chat_interval_s:
+        if len(self._recent) >= self.overall_per_second or (
+            last is not None and now - last < self.per_chat_interval_s
+        ):
+            self.limited += 1
             return _error(429, "Too Many Requests: retry after 1", {"retry_after": 1})
         return None
 

@@ -273,3 +273,55 @@ async def test_admin_notices_go_to_the_notify_chat(tmp_path: Path) -> None:
     async with live(tmp_path, notify_chat=-4242) as bot:
         bot.chats.notify("refused posts/x.md:3: invalid YAML")
         await until(lambda: bot.replies(-4242) == ["sokbo: refused posts/x.md:3: invalid YAML"])
+
+
+STORM = 45  # readers at once: well past Telegram's 30 messages a second
+
+
+async def test_a_crowd_subscribing_at_once_all_get_their_answer(tmp_path: Path) -> None:
+    """45 readers send /subscribe in the same instant: all subscribed, all answered, no 429."""
+    async with live(tmp_path) as bot:
+        readers = range(5001, 5001 + STORM)
+        for reader in readers:
+            chat = {"id": reader, "type": "private", "first_name": "Reader"}
+            bot.api.push_update(command(chat, "/subscribe", user_id=reader))
+        await until(lambda: all(bot.replies(r) for r in readers), timeout_s=30)
+        assert all(bot.replies(r) == ["이 채팅에서 모든 새 글을 알려 드립니다."] for r in readers)
+        assert bot.api.limited == 0
+        subscribed = rows(bot.database, "SELECT COUNT(*) FROM targets WHERE is_active = 1")
+        assert subscribed == [(STORM,)]
+
+
+async def test_commands_during_a_fan_out_are_answered_first(tmp_path: Path) -> None:
+    """A post going to 45 chats while 10 of them ask /latest: every push and reply, no 429."""
+    async with live(tmp_path) as bot:
+        chats = list(range(6001, 6001 + STORM))
+        outbox = bot.chats.outbox
+        for chat in chats:
+            await outbox.subscribe(
+                "telegram", str(chat), (), now=SystemClock().now(), kind="private"
+            )
+        now = SystemClock().now()
+        fresh = Record(post("2026-11-22-wave", at=now, image_url="https://img.example.com/w.jpg"),
+                       PostState.PUBLISHED, first_seen=now, is_alerted=True, pushed_at=now)  # fmt: skip
+        await bot.store.apply(
+            Plan(records=(fresh,), pushes=(NewPush("2026-11-22-wave", PushKind.ALERT),)),
+            (),
+            now=now,
+        )
+        bot.chats.commands.nudge()
+        askers = chats[-10:]  # the last in line for the push
+        for chat in askers:
+            asking = {"id": chat, "type": "private", "first_name": "Reader"}
+            bot.api.push_update(command(asking, "/latest 1", user_id=chat, language="en"))
+        await until(lambda: all(bot.replies(c) for c in askers), timeout_s=30)
+        await until(lambda: len(bot.api.calls("sendPhoto")) >= STORM, timeout_s=30)
+        assert all(bot.replies(c)[0].startswith("Latest posts:") for c in askers)
+        photos = sorted(int(call["chat_id"]) for call in bot.api.calls("sendPhoto"))
+        assert photos == chats  # every chat once
+        assert bot.api.limited == 0
+        # Replies went ahead: each asker had its answer before its push.
+        order = [(name, int(params["chat_id"])) for name, params in bot.api.requests
+                 if name in ("sendMessage", "sendPhoto")]  # fmt: skip
+        for chat in askers:
+            assert order.index(("sendMessage", chat)) < order.index(("sendPhoto", chat))

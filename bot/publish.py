@@ -78,9 +78,9 @@ def state_of(post: Post, now: datetime) -> PostState:
     return PostState.PUBLISHED if post.is_due(now) else PostState.SCHEDULED
 
 
-def _reader_visible(post: Post) -> tuple[object, ...]:
+def _reader_visible(post: Post, *, with_link: bool = True) -> tuple[object, ...]:
     """The fields whose change makes an edit a correction."""
-    return (post.title, post.excerpt, post.image_url, post.url)
+    return (post.title, post.excerpt, post.image_url, post.url if with_link else None)
 
 
 @dataclass
@@ -89,6 +89,7 @@ class _Work:
 
     rules: BotSettings
     now: datetime
+    links_moved: bool = False  # the site's address or link pattern changed: not a correction
     records: dict[str, Record] = field(default_factory=dict)
     renames: list[tuple[str, str]] = field(default_factory=list)
     corrections: list[str] = field(default_factory=list)
@@ -112,12 +113,15 @@ def decide(
     rules: BotSettings,
     is_first_run: bool,
     recent_alerts: int = 0,
+    links_moved: bool = False,
 ) -> Plan:
     """Compare the folder with what is known at `now` and return what to write and push.
 
-    `recent_alerts` is how many first alerts were created within the last minute.
+    `recent_alerts` is how many first alerts were created within the last minute;
+    `links_moved` says the site's links changed since the known posts were read, so a new
+    link alone is recorded, not sent as a correction.
     """
-    work = _Work(rules, now)
+    work = _Work(rules, now, links_moved)
     present = {post.key: post for post in snapshot.posts}
     known = _follow_renames(dict(known), present, snapshot, work)
     for key, post in present.items():
@@ -216,9 +220,12 @@ def _is_correction(record: Record, post: Post, work: _Work) -> bool:
     if work.rules.on_edit != "edit" or record.pushed_at is None:
         return False
     window = timedelta(hours=work.rules.edit_window_hours)
-    return _reader_visible(post) != _reader_visible(record.post) and (
-        work.now - record.pushed_at <= window
+    with_link = not work.links_moved
+    was, now = (
+        _reader_visible(record.post, with_link=with_link),
+        _reader_visible(post, with_link=with_link),
     )
+    return was != now and (work.now - record.pushed_at <= window)
 
 
 def _gone(record: Record, work: _Work) -> None:
@@ -248,14 +255,20 @@ def _alerts(
     cut = len(fresh) - min(max(0, work.rules.max_burst - recent_alerts), len(fresh))
     for record in fresh[:cut]:
         _spend(record, work, Verdict.BURST)
-    notices = []
-    if cut:
-        notices.append(
-            f"{len(fresh) + recent_alerts} posts became new within a minute; pushed the newest "
-            f"{len(fresh) - cut}, recorded {cut} without pushing (bot.max_burst = "
-            f"{work.rules.max_burst})"
-        )
+    notices = [_burst_notice(fresh[:cut], len(fresh) - cut, recent_alerts, work.rules.max_burst)]
+    notices = notices if cut else []
     return _push(fresh[cut:], work, Verdict.NEW), notices
+
+
+def _burst_notice(held: Sequence[Record], pushed: int, recent: int, max_burst: int) -> str:
+    """Tell admins what a burst held back, by name, and how to send one anyway."""
+    newest = [record.post.key for record in reversed(held[-3:])]
+    more = f" and {len(held) - len(newest):,} older" if len(held) > len(newest) else ""
+    return (
+        f"burst: pushed {pushed:,}, recorded {len(held):,} without pushing "
+        f"({recent + pushed:,} pushed within a minute; bot.max_burst = {max_burst}): "
+        f"{', '.join(newest)}{more}; /repost KEY sends one"
+    )
 
 
 def _spend(record: Record, work: _Work, verdict: Verdict, detail: str = "") -> None:

@@ -128,7 +128,29 @@ def test_a_burst_pushes_the_newest_max_burst_in_order_and_tells_admins() -> None
         f"p{n:02}" for n in range(5)
     ]
     assert plan.notices == (
-        "15 posts became new within a minute; pushed the newest 10, recorded 5 without pushing (bot.max_burst = 10)",
+        "burst: pushed 10, recorded 5 without pushing (10 pushed within a minute; bot.max_burst = 10): p04, p03, p02 and 2 older; /repost KEY sends one",
+    )
+
+
+def test_an_import_in_batches_then_a_real_post_are_each_told_by_name() -> None:
+    """2,000 posts over two scans, then one more: each notice counts right and names what it held."""
+    room = Newsroom(BotSettings(max_burst=10))
+    room.scan(at=T0)
+    first = [post(f"a{n:04}", age=timedelta(minutes=50, seconds=-n)) for n in range(1500)]
+    plan = room.scan(*first, at=T0)
+    assert len(plan.pushes) == 10
+    assert plan.notices == (
+        "burst: pushed 10, recorded 1,490 without pushing (10 pushed within a minute; bot.max_burst = 10): a1489, a1488, a1487 and 1,487 older; /repost KEY sends one",
+    )
+    second = [post(f"b{n:03}", age=timedelta(minutes=20, seconds=-n)) for n in range(500)]
+    plan = room.scan(*first, *second, at=T0 + timedelta(seconds=20))
+    assert plan.pushes == ()
+    assert plan.notices == (
+        "burst: pushed 0, recorded 500 without pushing (10 pushed within a minute; bot.max_burst = 10): b499, b498, b497 and 497 older; /repost KEY sends one",
+    )
+    plan = room.scan(*first, *second, post("real"), at=T0 + timedelta(seconds=30))
+    assert plan.notices == (
+        "burst: pushed 0, recorded 1 without pushing (10 pushed within a minute; bot.max_burst = 10): real; /repost KEY sends one",
     )
 
 

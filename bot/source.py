@@ -48,16 +48,100 @@ def skip_reason(relative: str) -> str | None:
 
 
 def walk(folder: Path) -> Iterator[Path]:
-    """Yield the post-like files under `folder`, sorted; hidden folders and links aren't entered.
+    """Yield the post-like files under `folder` once each, sorted; hidden folders aren't entered.
 
-    Images and other files beside the posts are not listed at all; drafts and editor files
-    are, so that a report can say why they are skipped.
+    Each file is listed under its real path when a walk without links reaches it. A linked
+    folder is entered only when its real path is inside `folder`, out of that walk's reach and
+    not entered already, so a loop (`sub/up -> ..`) or a second way in adds nothing; a linked
+    file is listed unless the walk lists its target. Images and other files beside the posts
+    are not listed at all; drafts and editor files are, so that a report can say why they are
+    skipped.
     """
-    for current, folders, files in os.walk(folder, followlinks=False):
-        folders[:] = sorted(name for name in folders if not name.startswith("."))
-        for name in sorted(files):
-            if not name.startswith(".") and _suffix(name) in _LISTED_SUFFIXES:
-                yield Path(current, name)
+    root = os.path.realpath(folder)
+    yield from _walk(str(folder), root, root, set())
+
+
+def _walk(path: str, real: str, root: str, entered: set[str]) -> Iterator[Path]:
+    """Walk the folder at `path` (really `real`), then its folders, unless it was entered."""
+    if real in entered:
+        return
+    entered.add(real)
+    try:
+        with os.scandir(path) as listing:
+            entries = sorted(listing, key=lambda entry: entry.name)
+    except OSError:
+        return
+    folders = []
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        if not _is_dir(entry):
+            listed = _suffix(entry.name) in _LISTED_SUFFIXES
+            if listed and not (entry.is_symlink() and _listed_target(entry.path, root)):
+                yield Path(entry.path)
+        elif not entry.is_symlink():
+            folders.append((entry.path, os.path.join(real, entry.name)))
+        elif _inside(target := os.path.realpath(entry.path), root) and not _reachable(target, root):
+            folders.append((entry.path, target))
+    for folder, folder_real in folders:
+        yield from _walk(folder, folder_real, root, entered)
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _listed_target(link: str, root: str) -> str | None:
+    """Return the real path of the file `link` leads to if a walk of `root` lists it there."""
+    target = os.path.realpath(link)
+    listed = _suffix(os.path.basename(target)) in _LISTED_SUFFIXES
+    return target if listed and _reachable(target, root) and os.path.exists(target) else None
+
+
+def _inside(real: str, root: str) -> bool:
+    return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _reachable(real: str, root: str) -> bool:
+    """Whether a walk of `root` reaches the real path `real` without links (nothing hidden)."""
+    inside = _inside(real, root)
+    return inside and not any(part.startswith(".") for part in real[len(root) :].split(os.sep))
+
+
+def listed_path(path: Path, folder: Path) -> Path | None:
+    """Return the path `walk(folder)` lists for the file `path` names; None if it is outside.
+
+    A watch follows every link, into loops and ancestors, so an event may name `a.md` as
+    `sub/up/a.md` or `up/_posts/a.md` (which one is the watch's choice, not sokbo's).
+    """
+    try:
+        parts = path.relative_to(folder).parts
+    except ValueError:
+        return None
+    if not any(os.path.islink(folder.joinpath(*parts[:end])) for end in range(1, len(parts) + 1)):
+        return path  # no link on the way (the common case, and the folder itself)
+    root = os.path.realpath(folder)
+    shown, real = _listed_folder(folder, root, parts[:-1])
+    if not _inside(real, root):
+        return None
+    file = os.path.join(real, parts[-1])
+    target = _listed_target(file, root) if os.path.islink(file) else None
+    return shown / parts[-1] if target is None else folder / os.path.relpath(target, root)
+
+
+def _listed_folder(folder: Path, root: str, parts: Iterable[str]) -> tuple[Path, str]:
+    """Follow `parts` from `folder` as a walk shows them: the path it lists, the real path."""
+    shown, real, known = folder, root, dict[str, Path]()  # known: folders reached by links
+    for part in parts:
+        real = os.path.realpath(os.path.join(real, part))
+        if _reachable(real, root):
+            shown = folder / os.path.relpath(real, root)
+        else:
+            shown = known.setdefault(real, shown / part)
+    return shown, real
 
 
 def _suffix(name: str) -> str:

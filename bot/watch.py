@@ -14,7 +14,7 @@ from watchfiles import Change, awatch
 from bot.clock import Clock, sleep_or
 from bot.config import SiteConfig
 from bot.publish import Snapshot
-from bot.source import Outcome, dedupe, is_post_file, read_outcome, walk
+from bot.source import Outcome, dedupe, is_post_file, listed_path, read_outcome, walk
 
 TICK_MS = 100  # how often the watch loop wakes without events, to act on settled files
 EVENT_STEP_MS = 50  # watchfiles groups events until none arrive for this long
@@ -49,7 +49,8 @@ class FolderView:
         """
         now = self.clock.now().timestamp()
         if changed is not None:
-            kinds = {path: self._kind(path) for path in changed}
+            listed = (listed_path(path, self.site.posts_dir) for path in changed)  # not via links
+            kinds = {path: self._kind(path) for path in listed if path is not None}
             if "folder" in kinds.values():
                 return self.refresh(None)  # a folder moved or vanished: look at everything
             paths = {path for path, kind in kinds.items() if kind == "post"}
@@ -135,15 +136,19 @@ async def watch_folder(
     snapshot = view.snapshot()
     yield snapshot
     last_full = clock.now()
+    is_told = False  # that the folder is missing, once until it comes back
     while not stop.is_set():
         identity = _identity(view.site.posts_dir)
         if identity is None:
-            if snapshot.is_complete:
+            if not is_told:
                 log.warning("the posts folder %s is missing; waiting for it", view.site.posts_dir)
+                is_told = True
+            if snapshot.is_complete:
                 snapshot = view.snapshot()
                 yield snapshot
             await sleep_or(clock, 0.5, stop)
             continue
+        is_told = False
         if not snapshot.is_complete:  # back after going missing: see what it holds now
             fresh = await asyncio.to_thread(view.refresh, None)
             snapshot = view.snapshot() if fresh is None else fresh

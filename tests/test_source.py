@@ -9,7 +9,7 @@ import pytest
 
 from bot.config import SiteConfig
 from bot.errors import PostError
-from bot.source import MAX_IMAGE_BYTES, load_post, scan, skip_reason, walk
+from bot.source import MAX_IMAGE_BYTES, listed_path, load_post, scan, skip_reason, walk
 from tests.conftest import NOW, post_file
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
@@ -62,6 +62,57 @@ def test_walk_lists_post_files_in_order_and_not_images(site: SiteConfig) -> None
         "_drafts/e.md",
         "a/c.html",
     ]
+
+
+def test_links_back_into_the_folder_give_each_post_once_by_its_real_path(
+    site: SiteConfig, tmp_path: Path
+) -> None:
+    """Links to the folder, into a loop or to an ancestor add no post, however a path names it."""
+    posts = site.posts_dir
+    write(posts / "2024-07-13-a.md", post_file("title: A"))
+    write(posts / "sub" / "2024-07-13-b.md", post_file("title: B"))
+    write(tmp_path / "elsewhere" / "2024-07-13-c.md", post_file("title: Outside"))
+    (posts / "sub" / "up").symlink_to("..")
+    (posts / "self").symlink_to(".")
+    (posts / "top").symlink_to(tmp_path)
+    (posts / "2024-07-13-alias.md").symlink_to("sub/2024-07-13-b.md")
+    named = [  # as a watch that follows links reports them
+        "sub/up/2024-07-13-a.md",
+        "sub/up/sub/up/sub/2024-07-13-b.md",
+        "self/2024-07-13-alias.md",
+        "top/_posts/sub/2024-07-13-b.md",
+        "top/elsewhere/2024-07-13-c.md",
+    ]
+    listed = {listed_path(posts / name, posts) for name in named}
+    assert listed == {posts / "2024-07-13-a.md", posts / "sub" / "2024-07-13-b.md", None}
+    assert [p.relative_to(posts).as_posix() for p in walk(posts)] == [
+        "2024-07-13-a.md",
+        "sub/2024-07-13-b.md",
+    ]
+    files = sorted({*walk(posts), *(path for path in listed if path is not None)})
+    outcomes = list(scan(files, site=site, seen_at=NOW))
+    assert [o.post.key for o in outcomes if o.post is not None] == [
+        "2024-07-13-a",
+        "sub/2024-07-13-b",
+    ]
+    assert len(outcomes) == 2
+
+
+def test_a_link_to_a_place_only_it_reaches_is_followed_once(site: SiteConfig) -> None:
+    """A link into a hidden folder lists its posts under the link, once, even with a loop in it."""
+    posts = site.posts_dir
+    write(posts / ".stash" / "2024-07-13-a.md", post_file("title: A"))
+    write(posts / ".kept" / "2024-07-13-b.md", post_file("title: B"))
+    (posts / ".stash" / "again").symlink_to(".")
+    (posts / "shown").symlink_to(".stash")
+    (posts / "2024-07-13-b.md").symlink_to(".kept/2024-07-13-b.md")
+    assert [p.relative_to(posts).as_posix() for p in walk(posts)] == [
+        "2024-07-13-b.md",
+        "shown/2024-07-13-a.md",
+    ]
+    named = posts / "shown" / "again" / "again" / "2024-07-13-a.md"
+    assert listed_path(named, posts) == posts / "shown" / "2024-07-13-a.md"
+    assert listed_path(posts / "2024-07-13-b.md", posts) == posts / "2024-07-13-b.md"
 
 
 def test_scan_reports_each_file_once(site: SiteConfig) -> None:

@@ -200,34 +200,51 @@ def run_admin(args: argparse.Namespace, config: Config) -> int:
 
 
 def run_preview(args: argparse.Namespace, config: Config) -> int:
-    """`sokbo preview POST…`: what the platform would be sent for each post, sending nothing."""
+    """`sokbo preview POST…`: what the platform would be sent for each post, sending nothing.
+
+    Like `sokbo check`, a refused file is reported on stderr and the others still shown;
+    exit 1 if any was refused.
+    """
     now = SystemClock().now()
+    cwd = Path.cwd()
+    refused = False
     for given in args.posts:
-        path = Path(given)
-        if not path.is_file():
-            path = config.site.posts_dir / (given if Path(given).suffix else given + ".md")
-        if not path.is_file():
-            raise UsageError(f"no such post file: {given}")
+        path = _post_path(given, config)
         try:
             post = load_post(path, site=config.site, seen_at=now)
         except PostError as error:
-            print(f"sokbo: refused {error}", file=sys.stderr)
-            return 1
+            shown = shown_path(path, cwd)  # as `sokbo check` shows it, not under posts_dir
+            where = shown if error.line is None else f"{shown}:{error.line}"
+            print(f"sokbo: refused {where}: {error.reason}", file=sys.stderr, flush=True)
+            refused = True
+            continue
         message = to_message(
             post, kind=PushKind.ALERT, site=config.site, language=config.bot.language
         )
-        calls = preview_calls(message, args.platform, config)
-        if args.json:
-            line = {"post": post.key, "platform": args.platform, "calls": calls}
-            print(json.dumps(line, ensure_ascii=False))
-        elif args.platform == "console":
-            print(calls[0]["params"]["text"] + "\n")
-        else:
-            for call in calls:
-                print(
-                    f"{call['method']} {json.dumps(call['params'], ensure_ascii=False, indent=2)}\n"
-                )
-    return 0
+        _print_preview(post.key, preview_calls(message, args.platform, config), args)
+    return 1 if refused else 0
+
+
+def _post_path(given: str, config: Config) -> Path:
+    """The file a POST argument names: a path, else a key (or file name) under posts_dir."""
+    path = Path(given)
+    if not path.is_file():
+        path = config.site.posts_dir / (given if path.suffix else given + ".md")
+    if not path.is_file():
+        raise UsageError(f"no such post file: {given}")
+    return path
+
+
+def _print_preview(key: str, calls: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    if args.json:
+        line = {"post": key, "platform": args.platform, "calls": calls}
+        print(json.dumps(line, ensure_ascii=False), flush=True)
+    elif args.platform == "console":
+        print(calls[0]["params"]["text"] + "\n", flush=True)
+    else:
+        for call in calls:
+            shown = json.dumps(call["params"], ensure_ascii=False, indent=2)
+            print(f"{call['method']} {shown}\n", flush=True)
 
 
 def preview_calls(message: Message, platform: str, config: Config) -> list[dict[str, Any]]:

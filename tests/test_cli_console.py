@@ -175,6 +175,31 @@ def test_no_typed_line_takes_the_console_down(console: Console) -> None:
     assert "Traceback" not in "\n".join(console.seen["err"])
 
 
+def test_a_missing_posts_folder_is_named_and_watched_for(tmp_path: Path) -> None:
+    """No posts folder: sokbo says so, keeps running, and records then pushes once it appears."""
+    (tmp_path / "sokbo.toml").write_text(
+        '[site]\nposts_dir = "posts"\nurl = "https://news.example.com"\n'
+        '[bot]\nlanguage = "en"\nsettle_seconds = 0.1\n'
+    )
+    console = Console(tmp_path)
+    try:
+        console.expect_log("is missing; waiting for it")
+        console.cursor["err"] = 0  # the banner may come before or after that log line
+        console.expect_log("which does not exist yet")
+        staging = tmp_path / "staging"
+        staging.mkdir()
+        (staging / "2026-01-01-archive.md").write_text(
+            post_text("Archive", when=-timedelta(days=9))
+        )
+        staging.rename(tmp_path / "posts")  # a checkout appearing whole
+        console.expect_log("archived post=2026-01-01-archive")
+        (tmp_path / "posts" / "2026-11-22-new.md").write_text(post_text("Arrived later"))
+        assert console.expect("[2026-11-22-new]") == "[2026-11-22-new] Arrived later"
+    finally:
+        assert console.stop() == 0
+    assert not any(line.startswith("[2026-01-01-archive]") for line in console.seen["out"])
+
+
 def test_end_of_input_stops_reading_not_the_service(console: Console, site: Path) -> None:
     """With stdin closed, pushes still print; SIGTERM then stops it cleanly."""
     console.expect("is watching", stream="err")
@@ -263,3 +288,28 @@ def test_preview_for_discord_gives_the_rest_call(site: Path) -> None:
         {"text": "Test News"},
     )
     assert call["json"]["allowed_mentions"] == {"parse": []}
+
+
+def test_preview_reports_every_refused_file_and_shows_the_others(site: Path) -> None:
+    """Refused files get one stderr line each (path, line, reason); the rest still render; exit 1."""
+    posts = site / "posts"
+    (posts / "broken.md").write_text("---\ntitle: Broken\ndate: [x\n---\nText.\n")
+    (posts / "untitled.md").write_text("---\ncategories: [News]\n---\nText.\n")
+    result = sokbo(
+        "preview", "broken", "2026-01-01-archive", "posts/untitled.md", "2026-01-02-archive",
+        "--json", cwd=site,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert [json.loads(line)["post"] for line in result.stdout.splitlines()] == [
+        "2026-01-01-archive",
+        "2026-01-02-archive",
+    ]
+    refused = result.stderr.splitlines()
+    assert len(refused) == 2, result.stderr
+    assert refused[0].startswith("sokbo: refused posts/broken.md:3: ")
+    assert refused[1].startswith("sokbo: refused posts/untitled.md: ")
+    assert "title" in refused[1]
+    plain = sokbo("preview", "2026-01-01-archive", "broken", cwd=site)
+    assert plain.returncode == 1
+    assert plain.stdout.splitlines()[0] == "[2026-01-01-archive] Archive one"
+    assert plain.stderr.startswith("sokbo: refused posts/broken.md:3: ")

@@ -204,16 +204,28 @@ def load_config(path: Path | None, environ: Mapping[str, str]) -> Config:
     if "secrets" in data or "source" in data:
         key = "secrets" if "secrets" in data else "source"
         raise ConfigError(f"{key}: not a config table (tokens come from the environment only)")
-    data["secrets"] = {
-        f"{name}_token": SecretStr(environ[var])
-        for name, var in TOKEN_VARIABLES.items()
-        if environ.get(var)
-    }
+    data["secrets"] = _tokens(environ)
     data["source"] = path
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from None
+
+
+def _tokens(environ: Mapping[str, str]) -> dict[str, SecretStr]:
+    """The platform tokens that are set; a variable set to nothing is an error, not "off"."""
+    tokens = {}
+    for name, variable in TOKEN_VARIABLES.items():
+        value = environ.get(variable)
+        if value is None:
+            continue
+        if not value.strip():
+            raise ConfigError(
+                f"{variable} is set but empty; unset it to run on the console, "
+                "or give the bot's token"
+            )
+        tokens[f"{name}_token"] = SecretStr(value)
+    return tokens
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -252,10 +264,19 @@ def _describe(exc: ValidationError) -> str:
         loc = ".".join(str(part) for part in error["loc"] if not isinstance(part, int))
         message = error["msg"]
         if error["type"] == "extra_forbidden":
-            lines.append(f"{loc}: unknown key (is it misspelt?)")
+            lines.append(f"{loc}: {_unknown_key(error['loc'])}")
             continue
         if message.startswith("Value error, "):
             message = message.removeprefix("Value error, ")
         message = message[:1].lower() + message[1:]
         lines.append(f"{loc}: {message}, got {error['input']!r}")
     return "\n".join(lines)
+
+
+def _unknown_key(loc: tuple[int | str, ...]) -> str:
+    """Why a key is not allowed; a token in [telegram] or [discord] is told where tokens go."""
+    key = str(loc[-1])
+    variable = TOKEN_VARIABLES.get(str(loc[0]))
+    if variable is not None and (key == "token" or key.endswith("_token")):
+        return f"tokens go in {variable} in the environment, never in the config file"
+    return "unknown key (is it misspelt?)"

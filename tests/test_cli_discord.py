@@ -150,3 +150,20 @@ def test_a_session_discord_ends_for_good_stops_sokbo_with_one_line(
     assert status == 2
     sokbo.expect("sokbo: discord: the gateway ended the session", stream="err")
     assert "Traceback" not in "\n".join(sokbo.seen["err"])
+
+
+def test_sokbo_on_discord_prints_no_voice_warnings(api: FakeDiscord, tmp_path: Path) -> None:
+    """sokbo needs no voice: discord.py's PyNaCl and davey warnings never show; its other logs do."""
+    (tmp_path / "sokbo.toml").write_text(config_text(api))
+    (tmp_path / "posts").mkdir()
+    sokbo = Console(tmp_path, env={"DISCORD_BOT_TOKEN": api.token})
+    try:
+        sokbo.expect_log("Pushes go to discord")
+        wait_for(lambda: bool(api.gateway.sessions), "the gateway session")
+    finally:
+        assert sokbo.stop() == 0
+    log = "\n".join(sokbo.seen["err"])
+    assert "voice will NOT be supported" not in log
+    assert "PyNaCl" not in log
+    assert "davey" not in log
+    assert "logging in using static token" in log  # discord.py's own log is not silenced

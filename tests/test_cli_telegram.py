@@ -11,10 +11,12 @@ import pytest
 
 from tests.fake_telegram import FakeTelegram
 from tests.fakes import served_in_thread
+from tests.test_cli_check import sokbo
 from tests.test_cli_console import Console, post_text
 from tests.test_platforms_telegram_chats import PRIVATE, command
 
 DEADLINE_S = 30.0
+TOKEN = "123456:not-a-real-token-just-for-tests"
 
 
 @pytest.fixture
@@ -73,3 +75,30 @@ def test_sokbo_serves_telegram_and_never_shows_the_token(api: FakeTelegram, tmp_
     assert not any(
         line.startswith("[") for line in sokbo.seen["out"]
     )  # no console without --console
+
+
+@pytest.mark.parametrize("variable", ["TELEGRAM_BOT_TOKEN", "DISCORD_BOT_TOKEN"])
+def test_a_token_variable_set_but_empty_stops_sokbo_with_one_line(
+    tmp_path: Path, variable: str
+) -> None:
+    """`TELEGRAM_BOT_TOKEN= sokbo run`: exit 2 and one line naming the variable, not the console."""
+    (tmp_path / "posts").mkdir()
+    result = sokbo("run", cwd=tmp_path, env={variable: " "})
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"sokbo: bad config: {variable} is set but empty; "
+        "unset it to run on the console, or give the bot's token"
+    ]
+    assert result.stdout == ""
+
+
+def test_a_token_in_the_config_file_stops_sokbo_and_says_where_it_goes(tmp_path: Path) -> None:
+    """A `token` in [telegram]: exit 2, one line pointing to TELEGRAM_BOT_TOKEN, the token unshown."""
+    (tmp_path / "sokbo.toml").write_text(f'[telegram]\ntoken = "{TOKEN}"\n')
+    result = sokbo("run", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "sokbo: bad config: telegram.token: tokens go in TELEGRAM_BOT_TOKEN in the environment, "
+        "never in the config file"
+    ]
+    assert TOKEN not in result.stderr + result.stdout

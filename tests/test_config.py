@@ -50,6 +50,7 @@ def test_the_example_config_loads_and_documents_every_key() -> None:
     """config.example.toml loads, and every key of every table appears in it."""
     config = load_config(REPO / "config.example.toml", {})
     assert config.site.posts_dir == REPO / "posts"
+    assert config.bot.database == REPO / "sokbo-example.db"  # never a bare run's sokbo.db
     assert config.site.zone.key == "Asia/Seoul"
     assert config.site.link_params == (("utm_source", "sokbo"), ("utm_medium", "chat"))
     text = (REPO / "config.example.toml").read_text(encoding="utf-8")
@@ -160,9 +161,42 @@ def test_tokens_come_from_the_environment_and_never_show() -> None:
         assert "d" * 40 not in shown
 
 
-def test_an_empty_token_is_no_token() -> None:
-    """An empty variable means the platform is off."""
-    assert load_config(None, {"TELEGRAM_BOT_TOKEN": ""}).secrets.telegram_token is None
+def test_an_unset_token_is_no_token() -> None:
+    """Without the variables the platforms are off (sokbo runs on the console)."""
+    secrets = load_config(None, {"PATH": "/usr/bin"}).secrets
+    assert (secrets.telegram_token, secrets.discord_token) == (None, None)
+
+
+@pytest.mark.parametrize("variable", ["TELEGRAM_BOT_TOKEN", "DISCORD_BOT_TOKEN"])
+@pytest.mark.parametrize("value", ["", "  ", "\n"])
+def test_a_token_set_but_empty_is_an_error_naming_the_variable(variable: str, value: str) -> None:
+    """An empty or blank variable is a mistake to report, not a quiet fall-back to the console."""
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, {variable: value})
+    assert str(caught.value) == (
+        f"{variable} is set but empty; unset it to run on the console, or give the bot's token"
+    )
+
+
+@pytest.mark.parametrize(
+    ("table", "key", "variable"),
+    [
+        ("telegram", "token", "TELEGRAM_BOT_TOKEN"),
+        ("discord", "token", "DISCORD_BOT_TOKEN"),
+        ("telegram", "bot_token", "TELEGRAM_BOT_TOKEN"),
+    ],
+)
+def test_a_token_in_the_config_file_says_where_tokens_go(
+    tmp_path: Path, table: str, key: str, variable: str
+) -> None:
+    """A token key in [telegram] or [discord] names the variable, and the token never shows."""
+    path = write_config(tmp_path, f'[{table}]\n{key} = "{TOKEN}"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, {})
+    assert str(caught.value) == (
+        f"{table}.{key}: tokens go in {variable} in the environment, never in the config file"
+    )
+    assert TOKEN not in str(caught.value)
 
 
 def test_config_is_frozen() -> None:

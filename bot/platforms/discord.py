@@ -172,6 +172,7 @@ async def discord_client(settings: DiscordSettings, token: str) -> AsyncIterator
     """A logged-in discord.py client on `settings.api_url`, closed on exit."""
     discord.http.Route.BASE = settings.api_url  # the library's one API base, for this process
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
+    _skip_voice_warnings()
     client = discord.Client(intents=INTENTS, max_ratelimit_timeout=RATE_LIMIT_WAIT_S)
     try:
         try:
@@ -184,6 +185,16 @@ async def discord_client(settings: DiscordSettings, token: str) -> AsyncIterator
         yield client
     finally:
         await client.close()
+
+
+def _skip_voice_warnings() -> None:
+    """sokbo sends no voice: spare the log the 'PyNaCl/davey is not installed' warnings.
+
+    discord.Client warns once per process when these flags are set, then clears them itself;
+    clearing them first silences exactly those two lines and leaves its logger alone.
+    """
+    discord.VoiceClient.warn_nacl = False
+    discord.VoiceClient.warn_dave = False
 
 
 def _button(shown: DiscordMessage) -> View | None:

@@ -29,7 +29,7 @@ from bot.platforms.telegram import NAME as TELEGRAM
 from bot.platforms.telegram import TelegramPlatform
 from bot.platforms.telegram_chats import AnyApplication, TelegramChats
 from bot.store import Store
-from bot.tracker import Tracker
+from bot.tracker import Tracker, site_identity
 from bot.watch import FolderView, watch_folder
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,10 @@ async def serve(config: Config, clock: SystemClock, *, with_console: bool) -> No
                     sink(text)
 
             delivery = Delivery(store, platforms, config, clock, on_notice=notify)
-            tracker = Tracker(store, config.bot, clock, on_push=delivery.nudge, on_notice=notify)
+            tracker = Tracker(
+                store, config.bot, clock,
+                site=site_identity(config.site), on_push=delivery.nudge, on_notice=notify,
+            )  # fmt: skip
             commands = Commands(store, config, clock, nudge=delivery.nudge)
             language = config.bot.language
             await _static_targets(delivery.outbox, config, platforms, clock)
@@ -157,6 +160,15 @@ async def _banner(
         if "console" in platforms
         else f"Pushes go to {', '.join(platforms)}; try /latest or /help there."
     )
+    if not config.site.posts_dir.is_dir():
+        print(
+            f"sokbo {__version__} is waiting for {config.site.posts_dir} (site.posts_dir), which "
+            "does not exist yet: it starts watching the moment the folder appears.\n"
+            f"{where} Ctrl-C stops.",
+            file=sys.stderr,
+            flush=True,
+        )
+        return
     summary = await store.summary()
     states = summary.posts_by_state
     print(

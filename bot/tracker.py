@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
 from bot.clock import Clock, sleep_or
-from bot.config import BotSettings
+from bot.config import BotSettings, SiteConfig
 from bot.publish import Plan, Snapshot, decide
 from bot.store import Store
 
+SITE_META = "site"  # the meta key of the site identity the stored links were made with
 MIN_WAKE_S = 0.05  # never spin: a due time that did not move waits at least this long
 
 log = logging.getLogger(__name__)
@@ -26,10 +28,12 @@ class Tracker:
         rules: BotSettings,
         clock: Clock,
         *,
+        site: str = "",
         on_push: Callable[[], None] = lambda: None,
         on_notice: Callable[[str], None] = lambda _text: None,
     ) -> None:
         self.store = store
+        self.site = site  # what the posts' links are made of (site_identity), remembered
         self.rules = rules
         self.clock = clock
         self.on_push = on_push  # tells delivery there is work
@@ -50,19 +54,32 @@ class Tracker:
             now = self.clock.now()
             is_first_run = await self.store.is_first_run()
             if is_first_run and not self.snapshot.is_complete:
+                self.synced.set()  # commands may answer (nothing yet); the banner may say why
                 return Plan()  # no folder, no baseline: its posts must not all look new later
             known_refusals = await self.store.refusals()
+            known_site = await self.store.meta(SITE_META)
+            links_moved = known_site not in (None, self.site) and self.snapshot.is_complete
+            known = await self.store.records()
             plan = decide(
-                await self.store.records(),
+                known,
                 self.snapshot,
                 now=now,
                 rules=self.rules,
                 is_first_run=is_first_run,
                 recent_alerts=await self.store.recent_alerts(now),
+                links_moved=links_moved,
             )
             await self.store.apply(plan, self.snapshot.refused, now=now)
             _log(plan)
             notices = list(plan.notices)
+            if known_site != self.site and self.snapshot.is_complete:
+                await self.store.set_meta(SITE_META, self.site)
+                if links_moved:
+                    relinked = sum(
+                        1 for r in plan.records
+                        if r.post.key in known and known[r.post.key].post.url != r.post.url
+                    )  # fmt: skip
+                    notices.append(_moved(known_site or "", self.site, relinked))
             for error in self.snapshot.refused:
                 old = known_refusals.get(error.path)
                 if old is None or (old.reason, old.line) != (error.reason, error.line):
@@ -95,6 +112,19 @@ class Tracker:
                     await sleep_or(self.clock, MIN_WAKE_S, self._rescheduled, stop)
                 continue
             await sleep_or(self.clock, delay, self._rescheduled, stop)
+
+
+def site_identity(site: SiteConfig) -> str:
+    """What a post's link is made of; when it changes, links change without being corrections."""
+    return json.dumps([site.url, site.permalink, [list(pair) for pair in site.link_params]])
+
+
+def _moved(was: str, now: str, moved: int) -> str:
+    log.warning("the site's links changed: %s -> %s", was, now)
+    return (
+        f"the site's links changed ({was} -> {now}): {moved:,} posts now link to the new "
+        "address; messages already sent keep their links (no corrections are sent for this)"
+    )
 
 
 def _log(plan: Plan) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,3 +43,18 @@ def parse(
 ) -> Post:
     """Parse `raw` as the file `path` under the site's posts folder."""
     return parse_post(raw, path=path, site=site, seen_at=seen_at)
+
+
+def shipped_site(folder: Path) -> Path:
+    """Copy the committed sample posts and config.example.toml into `folder`, and return it.
+
+    Tests never read the live posts/: a post a user drops there must not change the suite.
+    """
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "posts", "config.example.toml"],
+        cwd=REPO, capture_output=True, check=True,
+    ).stdout.decode().split("\0")  # fmt: skip
+    for name in filter(None, listed):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, folder / name)
+    return folder

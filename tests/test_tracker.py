@@ -11,7 +11,7 @@ import pytest
 
 from bot.config import BotSettings
 from bot.errors import PostError
-from bot.model import PostState
+from bot.model import PostState, PushKind
 from bot.publish import Snapshot, Verdict
 from bot.store import Store
 from bot.tracker import Tracker
@@ -110,3 +110,32 @@ async def test_no_baseline_is_taken_while_the_folder_is_missing(tmp_path: Path) 
         plan = await tracker.sync(Snapshot((post("a", at=T0), post("b", at=T0))))
     assert plan.pushes == ()
     assert {d.verdict for d in plan.decisions} == {Verdict.ARCHIVED}
+
+
+async def test_a_new_site_address_updates_links_without_corrections(tmp_path: Path) -> None:
+    """Run with another site URL: links are updated, no sent message is edited, admins told once."""
+    clock = FakeClock(T0)
+    old_site, new_site = (
+        '["https://news.example.com", "date", []]',
+        '["http://localhost:4000", "date", []]',
+    )
+    async with Store.open(tmp_path / "s.db") as store:
+        await Tracker(store, BotSettings(), clock, site=old_site).sync(Snapshot(()))
+        pushed = await Tracker(store, BotSettings(), clock, site=old_site).sync(
+            Snapshot((post("a", at=T0, url="https://news.example.com/a/"),))
+        )
+        assert [push.kind for push in pushed.pushes] == [PushKind.ALERT]
+        told: list[str] = []
+        moved = Tracker(store, BotSettings(), clock, site=new_site, on_notice=told.append)
+        plan = await moved.sync(Snapshot((post("a", at=T0, url="http://localhost:4000/a/"),)))
+        assert plan.pushes == ()
+        assert (await store.record("a")).post.url == "http://localhost:4000/a/"  # type: ignore[union-attr]
+        assert told == [
+            f"the site's links changed ({old_site} -> {new_site}): 1 posts now link to the new "
+            "address; messages already sent keep their links (no corrections are sent for this)"
+        ]
+        edited = await moved.sync(
+            Snapshot((post("a", at=T0, url="http://localhost:4000/a/", title="Fixed"),))
+        )
+        assert [push.kind for push in edited.pushes] == [PushKind.CORRECTION]
+        assert len(told) == 1

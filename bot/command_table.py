@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from bot.i18n import t
+
 if TYPE_CHECKING:
     from bot.commands import Caller
     from bot.model import Reply
@@ -78,7 +80,7 @@ class CommandSpec:
         """What the command does, in `language`; admin commands say so."""
         text = self.description.say(language, chat=chat)
         if self.access is Access.BOT_ADMINS:
-            return ("admins: " if language == "en" else "관리자: ") + text
+            return t("admin_command", language, text=text)
         return text
 
 

@@ -12,6 +12,7 @@ _STRINGS: dict[str, dict[str, str]] = {
         "ko": "{site}의 속보 봇입니다. 새 글이 올라오면 바로 알려 드립니다.",
         "en": "Breaking-news alerts from {site}: new posts, the moment they go live.",
     },
+    "admin_command": {"ko": "관리자: {text}", "en": "admins: {text}"},
     "subscribed_all": {
         "ko": "이 채팅에서 모든 새 글을 알려 드립니다.",
         "en": "This chat now gets every new post.",

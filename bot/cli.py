@@ -20,7 +20,6 @@ from bot.config import DEFAULT_CONFIG_NAME, Config, load_config
 from bot.errors import ConfigError, PlatformError, PostError
 from bot.instance import AlreadyRunning
 from bot.model import Message, PushKind
-from bot.outbox import Outbox
 from bot.platforms.console import console_caller
 from bot.render.console import render
 from bot.render.discord import render as render_discord
@@ -28,8 +27,9 @@ from bot.render.message import to_message
 from bot.render.telegram import render as render_telegram
 from bot.service import serve
 from bot.source import load_post, scan, walk
+from bot.sqlite import open_sqlite
 from bot.status import describe
-from bot.store import Store, StoreError, Summary
+from bot.storage import StoreError, Summary
 
 PROGRESS_EVERY = 200  # files between progress lines on a large folder
 
@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="one JSON object per file per line")
     check.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files or folders")
     check.set_defaults(handler=run_check)
-    status = commands.add_parser("status", parents=[common], help="what the store knows")
+    status = commands.add_parser("status", parents=[common], help="what the database knows")
     status.add_argument("--json", action="store_true", help="one JSON object")
     status.set_defaults(handler=run_status)
     return parser
@@ -163,18 +163,18 @@ def run_service(args: argparse.Namespace, config: Config) -> int:
 
 
 def run_status(args: argparse.Namespace, config: Config) -> int:
-    """`sokbo status`: what the store knows; works while the service runs."""
-    summary, deliveries = asyncio.run(_summary(_existing_database(config)))
+    """`sokbo status`: what the database knows; works while the service runs."""
+    summary = asyncio.run(_summary(_existing_database(config)))
     if args.json:
-        print(json.dumps(describe(summary, deliveries, as_json=True), ensure_ascii=False))
+        print(json.dumps(describe(summary, as_json=True), ensure_ascii=False))
     else:
-        print(describe(summary, deliveries, as_json=False))
+        print(describe(summary, as_json=False))
     return 0
 
 
-async def _summary(database: Path) -> tuple[Summary, dict[str, int]]:
-    async with Store.open(database) as store:
-        return await store.summary(), await Outbox(store).counts()
+async def _summary(database: Path) -> Summary:
+    async with open_sqlite(database) as storage:
+        return await storage.reports.summary()
 
 
 def _existing_database(config: Config) -> Path:
@@ -190,8 +190,8 @@ def run_admin(args: argparse.Namespace, config: Config) -> int:
     key = " ".join(args.key)
 
     async def admin() -> str:
-        async with Store.open(database) as store:
-            commands = Commands(store, config, SystemClock(), nudge=lambda: None)
+        async with open_sqlite(database) as storage:
+            commands = Commands(storage, config, SystemClock(), nudge=lambda: None)
             caller = console_caller(config.bot.language)
             return (await commands.handle(Command(args.command, key), caller)).text
 

@@ -14,11 +14,10 @@ from bot.clock import Clock
 from bot.command_table import Access, Argument, CommandSpec, Text, help_lines, index
 from bot.config import Config
 from bot.i18n import t
-from bot.lookup import category_counts, match_posts, newest, suggest
+from bot.lookup import category_counts, fold, match_posts, reaches, suggest
 from bot.model import PostState, PushKind, Record, Reply
-from bot.outbox import Outbox, fold, reaches
 from bot.render.text import truncate
-from bot.store import Store
+from bot.storage import Storage
 
 DEFAULT_COUNT = 5  # /latest and /category without n
 MOST = 20  # the most posts one reply lists
@@ -87,13 +86,15 @@ def quoted(typed: str) -> str:
 
 
 class Commands:
-    """Answers commands from any platform with the store's data."""
+    """Answers commands from any platform with what storage knows."""
 
     def __init__(
-        self, store: Store, config: Config, clock: Clock, *, nudge: Callable[[], None]
+        self, storage: Storage, config: Config, clock: Clock, *, nudge: Callable[[], None]
     ) -> None:
-        self.store = store
-        self.outbox = Outbox(store)
+        self.archive = storage.archive
+        self.chats = storage.chats
+        self.outbox = storage.outbox
+        self.reports = storage.reports
         self.config = config
         self.clock = clock
         self.nudge = nudge
@@ -139,14 +140,14 @@ class Commands:
         names = self._category_names(args)
         if len(names) > MOST_CATEGORIES:
             return Reply((t("too_many_categories", caller.language, most=MOST_CATEGORIES),))
-        await self.outbox.subscribe(
+        await self.chats.subscribe(
             caller.platform, caller.chat, names, now=self.clock.now(),
             language=caller.language, kind=caller.chat_kind,
         )  # fmt: skip
         if not names:
             return Reply((t("subscribed_all", caller.language),))
         lines = [t("subscribed_some", caller.language, names=", ".join(names))]
-        known = {fold(n): n for n, _ in category_counts((await self.store.records()).values())}
+        known = {fold(n): n for n, _ in category_counts((await self.archive.records()).values())}
         if unknown := [name for name in names if fold(name) not in known]:
             lines.append(t("no_posts_in", caller.language, names=", ".join(unknown)))
             close = sorted({c for name in unknown for c in suggest(name, known.values())})
@@ -156,14 +157,14 @@ class Commands:
 
     async def _unsubscribe(self, args: str, caller: Caller) -> Reply:
         names = self._category_names(args)
-        await self.outbox.unsubscribe(caller.platform, caller.chat, names)
+        await self.chats.unsubscribe(caller.platform, caller.chat, names)
         if names:
             return Reply((t("unsubscribed_some", caller.language, names=", ".join(names)),))
         return Reply((t("unsubscribed_all", caller.language),))
 
     async def _subscriptions(self, args: str, caller: Caller) -> Reply:
         del args
-        target = await self.outbox.target(caller.platform, caller.chat)
+        target = await self.chats.target(caller.platform, caller.chat)
         if target is None or not await self._is_subscribed(caller):
             return Reply((t("subscriptions_none", caller.language),))
         if not target.categories:
@@ -175,7 +176,7 @@ class Commands:
     async def _is_subscribed(self, caller: Caller) -> bool:
         return any(
             target.platform == caller.platform and target.address == caller.chat
-            for target in await self.outbox.active_targets()
+            for target in await self.chats.active_targets()
         )
 
     def _category_names(self, args: str) -> list[str]:
@@ -183,7 +184,7 @@ class Commands:
 
     async def _categories(self, args: str, caller: Caller) -> Reply:
         del args
-        counts = category_counts((await self.store.records()).values())
+        counts = category_counts((await self.archive.records()).values())
         if not counts:
             return Reply((t("no_categories", caller.language),))
         return Reply((t("categories", caller.language), *(f"{name} ({n})" for name, n in counts)))
@@ -192,7 +193,7 @@ class Commands:
         rest, number, is_valid = split_count(args)
         if not is_valid or rest:
             return Reply((t("count_range", caller.language, most=MOST),), is_private=True)
-        posts = newest((await self.store.records()).values())[: number or DEFAULT_COUNT]
+        posts = await self.archive.newest(number or DEFAULT_COUNT)
         return self._listing(t("latest", caller.language), posts, caller)
 
     async def _category(self, args: str, caller: Caller) -> Reply:
@@ -201,7 +202,7 @@ class Commands:
             return Reply((t("count_range", caller.language, most=MOST),), is_private=True)
         if not name:
             return Reply((t("needs_category", caller.language),), is_private=True)
-        records = (await self.store.records()).values()
+        records = (await self.archive.records()).values()
         known = {fold(n): n for n, _ in category_counts(records)}
         if fold(name) not in known:
             lines = [t("unknown_category", caller.language, name=quoted(name))]
@@ -211,7 +212,7 @@ class Commands:
             else:
                 lines.append(t("see_categories", caller.language))
             return Reply(tuple(lines), is_private=True)
-        posts = newest(records, category=fold(name))[: number or DEFAULT_COUNT]
+        posts = await self.archive.newest(number or DEFAULT_COUNT, category=fold(name))
         return self._listing(
             t("in_category", caller.language, name=known[fold(name)]), posts, caller
         )
@@ -229,7 +230,7 @@ class Commands:
     async def _find(self, args: str, caller: Caller, command: str) -> Record | Reply:
         if not args:
             return Reply((t("needs_key", caller.language, command=command),), is_private=True)
-        found = match_posts((await self.store.records()).values(), args)
+        found = match_posts((await self.archive.records()).values(), args)
         if len(found) == 1:
             return found[0]
         if not found:
@@ -249,14 +250,13 @@ class Commands:
         key = found.post.key
         only = None
         if here:
-            only = (
-                await self.outbox.ensure_target(caller.platform, caller.chat, now=self.clock.now())
-            ).id
-        push = await self.outbox.queue(key, PushKind.REPOST, now=self.clock.now(), only_target=only)
+            now = self.clock.now()
+            only = await self.chats.ensure_target(caller.platform, caller.chat, now=now)
+        push = await self.outbox.queue(key, PushKind.REPOST, now=self.clock.now(), only=only)
         self.nudge()
         if here:
             return Reply((t("reposted_here", caller.language, key=key),), progress_of=push)
-        targets = await self.outbox.active_targets()
+        targets = await self.chats.active_targets()
         reach = sum(1 for target in targets if reaches(target.categories, found.post.categories))
         return Reply((t("reposted", caller.language, key=key, targets=reach),), progress_of=push)
 
@@ -281,27 +281,25 @@ class Commands:
 
     async def _pause(self, args: str, caller: Caller) -> Reply:
         del args
-        await self.store.set_meta("paused", "1")
+        await self.outbox.set_paused(True)
         return Reply((t("paused", caller.language),))
 
     async def _resume(self, args: str, caller: Caller) -> Reply:
         del args
-        await self.store.set_meta("paused", "0")
+        await self.outbox.set_paused(False)
         self.nudge()
         return Reply((t("resumed", caller.language),))
 
     async def _status(self, args: str, caller: Caller) -> Reply:
         del args
-        summary = await self.store.summary()
-        counts = await self.outbox.counts()
+        summary = await self.reports.summary()
+        counts = summary.deliveries
         scan = (
             "-"
             if summary.last_scan is None
             else summary.last_scan.astimezone(self.config.site.zone).strftime("%H:%M:%S")
         )
-        paused = (
-            t("status_paused", caller.language) if await self.store.meta("paused") == "1" else ""
-        )
+        paused = t("status_paused", caller.language) if summary.is_paused else ""
         line = t(
             "status",
             caller.language,
@@ -310,7 +308,7 @@ class Commands:
             retrying=counts.get("retry", 0),
             failed=counts.get("rejected", 0),
             dead=counts.get("dead", 0),
-            targets=len(await self.outbox.active_targets()),
+            targets=summary.targets,
             refused=len(summary.refused),
             scan=scan,
             paused=paused,

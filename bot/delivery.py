@@ -22,10 +22,9 @@ from bot.errors import (
     Transient,
 )
 from bot.model import DeliveryStatus, Message, MessageRef, PostState, PushKind, Target
-from bot.outbox import Job, Outbox
 from bot.render.message import to_message
 from bot.retry import next_attempt
-from bot.store import Store
+from bot.storage import Job, Storage
 
 TICK_S = 0.25  # how often the queue is looked at: work queued from the shell starts within this
 MAX_IN_FLIGHT = 16  # sends at once, across targets (each target still gets one at a time)
@@ -62,7 +61,7 @@ class Delivery:
 
     def __init__(
         self,
-        store: Store,
+        storage: Storage,
         platforms: Mapping[str, Platform],
         config: Config,
         clock: Clock,
@@ -70,9 +69,10 @@ class Delivery:
         rng: random.Random | None = None,
         on_notice: Callable[[str], None] = lambda _text: None,
     ) -> None:
-        self.store = store
+        self.archive = storage.archive
+        self.chats = storage.chats
+        self.outbox = storage.outbox
         self.on_notice = on_notice  # tells admins of dead rows
-        self.outbox = Outbox(store)
         self.platforms = dict(platforms)
         self.config = config
         self.clock = clock
@@ -90,8 +90,7 @@ class Delivery:
         now = self.clock.now()
         await self.outbox.fan_out(now=now)
         ready = [name for name in self.platforms if self.held_until.get(name, now) <= now]
-        is_paused = await self.store.meta("paused") == "1"
-        return await self.outbox.claim(now=now, platforms=ready, limit=limit, is_paused=is_paused)
+        return await self.outbox.claim(now=now, platforms=ready, limit=limit)
 
     async def run_once(self) -> int:
         """Claim what is due and deliver it all; return how many rows were handled."""
@@ -134,7 +133,7 @@ class Delivery:
     async def deliver(self, job: Job) -> None:
         """Send one row and record what happened; a failure stays on that row."""
         platform = self.platforms[job.target.platform]
-        record = await self.store.record(job.key)
+        record = await self.archive.record(job.key)
         now = self.clock.now()
         if record is None or (
             job.kind is not PushKind.RETRACTION and record.state is not PostState.PUBLISHED
@@ -177,11 +176,13 @@ class Delivery:
         now = self.clock.now()
         where = f"post={job.key} to={job.target.platform}:{job.target.address}"
         if isinstance(error, TargetGone):
-            await self.outbox.target_gone(job, error=str(error), now=now)
+            await self.chats.deactivate(
+                job.target.platform, job.target.address, error=str(error), now=now
+            )
             log.warning("target gone %s: %s", where, error)
             return
         if isinstance(error, TargetMoved):  # follow it; the retry below goes at once, uncounted
-            await self.outbox.move_target(job.target, error.address)
+            await self.chats.move(job.target.platform, job.target.address, error.address)
             log.info("target moved %s: %s", where, error)
         if isinstance(error, RateLimited) and error.scope is Scope.PLATFORM:
             self.held_until[job.target.platform] = now + error.after

@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from difflib import get_close_matches
 
 from bot.model import PostState, Record
-from bot.outbox import fold
+
+
+def fold(name: str) -> str:
+    """A category name as matched: NFC, case-folded."""
+    return unicodedata.normalize("NFC", name).casefold().strip()
+
+
+def reaches(subscribed: Sequence[str], categories: Sequence[str]) -> bool:
+    """Whether a subscription to `subscribed` (none: everything) takes a post in `categories`."""
+    if not subscribed:
+        return True
+    wanted = {fold(name) for name in subscribed}
+    return any(fold(name) in wanted for name in categories)
 
 
 def match_posts(records: Iterable[Record], query: str) -> list[Record]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -61,7 +60,7 @@ class PushKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """What the store knows of a post: its last good reading and where it stands."""
+    """What storage knows of a post: its last good reading and where it stands."""
 
     post: Post
     state: PostState
@@ -91,6 +90,26 @@ class DeliveryStatus(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class TelegramOptions:
+    """How pushes look in one Telegram chat (`[[telegram.channels]]`)."""
+
+    thread_id: int | None = None  # a forum topic
+    is_silent: bool = False  # sent without a notification sound
+    link_preview: bool = True  # a text message shows the link's preview
+
+
+@dataclass(frozen=True, slots=True)
+class DiscordOptions:
+    """How pushes look in one Discord channel (`[[discord.channels]]`)."""
+
+    mention_role: int | None = None  # the one mention allowed in its pushes
+    crosspost: bool = False  # published to the followers of an announcement channel
+
+
+TargetOptions = TelegramOptions | DiscordOptions | None
+
+
+@dataclass(frozen=True, slots=True)
 class Target:
     """A chat that receives pushes: subscribed by command or set in the config."""
 
@@ -101,11 +120,7 @@ class Target:
     categories: tuple[str, ...] = ()  # empty: every post
     is_static: bool = False
     kind: str = ""  # the platform's word for it: private, group, supergroup, channel …
-    options: str = "{}"  # JSON of the platform's own options (forum topic, silent, …)
-
-    def option(self, name: str, default: object = None) -> object:
-        """One of the target's platform options."""
-        return json.loads(self.options).get(name, default)
+    options: TargetOptions = None  # the platform's own options; None: its defaults
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +128,9 @@ class MessageRef:
     """What a platform needs to edit or delete a message it sent."""
 
     platform: str
-    address: str
-    message_id: str
+    address: str  # the chat it was sent to (a chat may move later; its messages stay)
+    message_id: int
+    photo: str | None = None  # Telegram: the image a photo message shows (None: a text message)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from bot.clock import Clock
 from bot.i18n import t
-from bot.outbox import Outbox
+from bot.storage import Outbox
 
 EVERY_S = 2.0  # how often the reply is brought up to date
 
@@ -34,11 +34,13 @@ async def follow_progress(
         progress = await outbox.progress(push_id)
         if progress is None:
             continue
-        sent, failed, total = progress
-        line = t("repost_progress", language, sent=sent, total=total, failed=failed)
+        line = t(
+            "repost_progress", language,
+            sent=progress.sent, total=progress.total, failed=progress.failed,
+        )  # fmt: skip
         if f"{text}\n{line}" != shown:
             shown = f"{text}\n{line}"
             if not await show(shown):
                 return
-        if sent + failed >= total:
+        if progress.is_done:
             return

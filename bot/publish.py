@@ -1,7 +1,7 @@
 """The publish state machine: from the folder, the stored records and the time, which pushes exist.
 
-Pure: it is handed a snapshot of the posts folder, what the store knows, and `now`, and returns
-a Plan that the caller applies to the store in one transaction.
+Pure: it is handed a snapshot of the posts folder, what the archive knows, and `now`, and returns
+a Plan that the caller records in the archive as one transaction.
 """
 
 from __future__ import annotations

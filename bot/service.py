@@ -1,4 +1,4 @@
-"""The running service: store, watcher, schedule, delivery and platforms in one task group."""
+"""The running service: storage, watcher, schedule, delivery and platforms in one task group."""
 
 from __future__ import annotations
 
@@ -19,16 +19,17 @@ from bot.config import Config
 from bot.delivery import Delivery, Platform
 from bot.errors import PlatformError
 from bot.instance import single_instance
-from bot.outbox import Outbox
-from bot.platforms.console import ADDRESS, ConsolePlatform, console_caller, read_commands
 from bot.platforms.console import NAME as CONSOLE
+from bot.platforms.console import ConsolePlatform, console_caller, read_commands
 from bot.platforms.discord import NAME as DISCORD
 from bot.platforms.discord import DiscordPlatform, discord_client
 from bot.platforms.discord_chats import DiscordChats
 from bot.platforms.telegram import NAME as TELEGRAM
 from bot.platforms.telegram import TelegramPlatform
 from bot.platforms.telegram_chats import AnyApplication, TelegramChats
-from bot.store import Store
+from bot.sqlite import open_sqlite
+from bot.static_chats import static_chats
+from bot.storage import Chats, Reports, Storage
 from bot.tracker import Tracker, site_identity
 from bot.watch import FolderView, watch_folder
 
@@ -36,14 +37,15 @@ log = logging.getLogger(__name__)
 
 
 async def serve(config: Config, clock: SystemClock, *, with_console: bool) -> None:
-    """The service: store, watcher, schedule, delivery and platforms in one task group."""
+    """The service: storage, watcher, schedule, delivery and platforms in one task group."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    names = running_platforms(config, with_console=with_console)
     platforms: dict[str, Platform] = {}
     application, telegram = None, None
-    if config.secrets.telegram_token is not None:
+    if TELEGRAM in names:
         application = telegram_application(config)
         telegram = TelegramPlatform(application.bot, config.telegram, clock)
         platforms[TELEGRAM] = telegram
@@ -51,36 +53,38 @@ async def serve(config: Config, clock: SystemClock, *, with_console: bool) -> No
     database = config.bot.database
     with single_instance(database):
         async with contextlib.AsyncExitStack() as stack:
+            storage = await stack.enter_async_context(open_sqlite(database))
+            await _apply_static(storage.chats, config, names, clock)
             discord = None
-            if config.secrets.discord_token is not None:
-                token = config.secrets.discord_token.get_secret_value()
-                client = await stack.enter_async_context(discord_client(config.discord, token))
-                colors = config.discord.color_table
-                discord = DiscordPlatform(client, clock, colors=colors)
+            if DISCORD in names:
+                token = config.secrets.discord_token
+                assert token is not None  # DISCORD is in names only with one
+                client = await stack.enter_async_context(
+                    discord_client(config.discord, token.get_secret_value())
+                )
+                discord = DiscordPlatform(client, clock, colors=config.discord.color_table)
                 platforms[DISCORD] = discord
-            if with_console or not platforms:
-                platforms[console.name] = console
-            store = await stack.enter_async_context(Store.open(database))
+            if CONSOLE in names:
+                platforms[CONSOLE] = console
             sinks: list[Callable[[str], None]] = []  # admin notices: already logged; chats too
 
             def notify(text: str) -> None:
                 for sink in sinks:
                     sink(text)
 
-            delivery = Delivery(store, platforms, config, clock, on_notice=notify)
+            delivery = Delivery(storage, platforms, config, clock, on_notice=notify)
             tracker = Tracker(
-                store, config.bot, clock,
+                storage.archive, config.bot, clock,
                 site=site_identity(config.site), on_push=delivery.nudge, on_notice=notify,
             )  # fmt: skip
-            commands = Commands(store, config, clock, nudge=delivery.nudge)
+            commands = Commands(storage, config, clock, nudge=delivery.nudge)
             language = config.bot.language
-            await _static_targets(delivery.outbox, config, platforms, clock)
             view = FolderView(config.site, clock=clock, settle_s=config.bot.settle_seconds)
             snapshots = watch_folder(
                 view, clock=clock, rescan_s=config.bot.rescan_seconds, stop=stop
             )
             runs = await _start_chats(
-                stack, commands, delivery.outbox, config, clock,
+                stack, commands, storage, config, clock,
                 telegram=(application, telegram) if application and telegram else None,
                 discord=discord, sinks=sinks,
             )  # fmt: skip
@@ -92,7 +96,7 @@ async def serve(config: Config, clock: SystemClock, *, with_console: bool) -> No
                     for run in runs:
                         tasks.create_task(run(stop))
                     tasks.create_task(
-                        _banner(tracker, store, config, stop, platforms=list(platforms))
+                        _banner(tracker, storage.reports, config, stop, platforms=list(platforms))
                     )
                     if console.name in platforms:
                         caller = console_caller(language)
@@ -108,7 +112,7 @@ async def serve(config: Config, clock: SystemClock, *, with_console: bool) -> No
 async def _start_chats(
     stack: contextlib.AsyncExitStack,
     commands: Commands,
-    outbox: Outbox,
+    storage: Storage,
     config: Config,
     clock: SystemClock,
     *,
@@ -119,37 +123,43 @@ async def _start_chats(
     """Start each platform's chat side (commands in, notices out); return what runs until stop."""
     runs: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = []
     if telegram is not None:
-        chats = TelegramChats(*telegram, commands, outbox, config=config, clock=clock)
+        chats = TelegramChats(*telegram, commands, storage, config=config, clock=clock)
         sinks.append(chats.notify)
         await chats.start()
         stack.push_async_callback(chats.stop)
     if discord is not None:
-        channels = DiscordChats(discord, commands, outbox, config, clock)
+        channels = DiscordChats(discord, commands, storage, config, clock)
         sinks.append(channels.notify)
         await channels.start()
         runs.append(channels.run)
     return runs
 
 
-async def _static_targets(
-    outbox: Outbox, config: Config, platforms: dict[str, Platform], clock: SystemClock
-) -> None:
-    """The chats that get pushes by configuration: the console, Discord's listed channels."""
-    if CONSOLE in platforms:
-        await outbox.subscribe(
-            CONSOLE, ADDRESS, (), now=clock.now(), language=config.bot.language, is_static=True
+def running_platforms(config: Config, *, with_console: bool) -> list[str]:
+    """The platforms this run sends to: those with a token, and the console if asked or alone."""
+    names = [
+        name
+        for name, token in (
+            (TELEGRAM, config.secrets.telegram_token),
+            (DISCORD, config.secrets.discord_token),
         )
-    if DISCORD in platforms:
-        for channel in config.discord.channels:
-            options = {"mention_role": channel.mention_role, "crosspost": channel.crosspost}
-            await outbox.subscribe(
-                DISCORD, str(channel.channel_id), channel.categories, now=clock.now(),
-                language=channel.language, is_static=True, kind="text", options=options,
-            )  # fmt: skip
+        if token is not None
+    ]
+    return [*names, CONSOLE] if with_console or not names else names
+
+
+async def _apply_static(
+    chats: Chats, config: Config, platforms: list[str], clock: SystemClock
+) -> None:
+    """Subscribe the config's chats before any platform starts; a chat taken out stops."""
+    listed = static_chats(config, platforms=platforms)
+    dropped = await chats.apply_static(listed, platforms=platforms, now=clock.now())
+    if dropped:
+        log.warning("%d chats are no longer in the config: they get no more pushes", dropped)
 
 
 async def _banner(
-    tracker: Tracker, store: Store, config: Config, stop: asyncio.Event, *, platforms: list[str]
+    tracker: Tracker, reports: Reports, config: Config, stop: asyncio.Event, *, platforms: list[str]
 ) -> None:
     """Say on stderr what sokbo watches and how to try it, once the first scan is in."""
     await sleep_or(SystemClock(), None, tracker.synced, stop)
@@ -169,7 +179,7 @@ async def _banner(
             flush=True,
         )
         return
-    summary = await store.summary()
+    summary = await reports.summary()
     states = summary.posts_by_state
     print(
         f"sokbo {__version__} is watching {config.site.posts_dir}: "

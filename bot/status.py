@@ -1,11 +1,10 @@
-"""`sokbo status`: the store's summary for people, or as JSON."""
+"""`sokbo status`: storage's summary for people, or as JSON."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, Literal, overload
 
-from bot.store import Summary
+from bot.storage import Summary
 
 _STATES = ("published", "scheduled", "unpublished", "gone")
 
@@ -14,19 +13,13 @@ _DELIVERIES = ("pending", "sending", "retry", "sent", "dead", "rejected", "cance
 
 
 @overload
-def describe(
-    summary: Summary, deliveries: Mapping[str, int], *, as_json: Literal[True]
-) -> dict[str, Any]: ...
+def describe(summary: Summary, *, as_json: Literal[True]) -> dict[str, Any]: ...
 @overload
-def describe(
-    summary: Summary, deliveries: Mapping[str, int], *, as_json: Literal[False]
-) -> str: ...
-def describe(
-    summary: Summary, deliveries: Mapping[str, int], *, as_json: bool
-) -> dict[str, Any] | str:
-    """Return the summary (and outbox rows by status) as JSON-ready data or lines of text."""
+def describe(summary: Summary, *, as_json: Literal[False]) -> str: ...
+def describe(summary: Summary, *, as_json: bool) -> dict[str, Any] | str:
+    """Return the summary as JSON-ready data or lines of text."""
     counts = {state: summary.posts_by_state.get(state, 0) for state in _STATES}
-    rows = {status: deliveries.get(status, 0) for status in _DELIVERIES}
+    rows = {status: summary.deliveries.get(status, 0) for status in _DELIVERIES}
     if as_json:
         return {
             "posts": {"known": sum(counts.values()), **counts},

@@ -1,4 +1,4 @@
-"""Keeps the store in step with the posts folder and the clock: decide, write, log, wake."""
+"""Keeps the archive in step with the posts folder and the clock: decide, record, log, wake."""
 
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ from datetime import datetime
 from bot.clock import Clock, sleep_or
 from bot.config import BotSettings, SiteConfig
 from bot.publish import Plan, Snapshot, decide
-from bot.store import Store
+from bot.storage import Archive
 
-SITE_META = "site"  # the meta key of the site identity the stored links were made with
 MIN_WAKE_S = 0.05  # never spin: a due time that did not move waits at least this long
 
 log = logging.getLogger(__name__)
@@ -24,7 +23,7 @@ class Tracker:
 
     def __init__(
         self,
-        store: Store,
+        archive: Archive,
         rules: BotSettings,
         clock: Clock,
         *,
@@ -32,7 +31,7 @@ class Tracker:
         on_push: Callable[[], None] = lambda: None,
         on_notice: Callable[[str], None] = lambda _text: None,
     ) -> None:
-        self.store = store
+        self.archive = archive
         self.site = site  # what the posts' links are made of (site_identity), remembered
         self.rules = rules
         self.clock = clock
@@ -52,34 +51,35 @@ class Tracker:
             if self.snapshot is None:
                 return Plan()
             now = self.clock.now()
-            is_first_run = await self.store.is_first_run()
+            is_first_run = await self.archive.is_first_run()
             if is_first_run and not self.snapshot.is_complete:
                 self.synced.set()  # commands may answer (nothing yet); the banner may say why
                 return Plan()  # no folder, no baseline: its posts must not all look new later
-            known_refusals = await self.store.refusals()
-            known_site = await self.store.meta(SITE_META)
+            known_refusals = await self.archive.refusals()
+            known_site = await self.archive.site()
             links_moved = known_site not in (None, self.site) and self.snapshot.is_complete
-            known = await self.store.records()
+            known = await self.archive.records()
             plan = decide(
                 known,
                 self.snapshot,
                 now=now,
                 rules=self.rules,
                 is_first_run=is_first_run,
-                recent_alerts=await self.store.recent_alerts(now),
+                recent_alerts=await self.archive.recent_alerts(now),
                 links_moved=links_moved,
             )
-            await self.store.apply(plan, self.snapshot.refused, now=now)
+            is_new_site = known_site != self.site and self.snapshot.is_complete
+            await self.archive.record_scan(
+                plan, self.snapshot.refused, now=now, site=self.site if is_new_site else None
+            )
             _log(plan)
             notices = list(plan.notices)
-            if known_site != self.site and self.snapshot.is_complete:
-                await self.store.set_meta(SITE_META, self.site)
-                if links_moved:
-                    relinked = sum(
-                        1 for r in plan.records
-                        if r.post.key in known and known[r.post.key].post.url != r.post.url
-                    )  # fmt: skip
-                    notices.append(_moved(known_site or "", self.site, relinked))
+            if links_moved:
+                relinked = sum(
+                    1 for r in plan.records
+                    if r.post.key in known and known[r.post.key].post.url != r.post.url
+                )  # fmt: skip
+                notices.append(_moved(known_site or "", self.site, relinked))
             for error in self.snapshot.refused:
                 old = known_refusals.get(error.path)
                 if old is None or (old.reason, old.line) != (error.reason, error.line):

@@ -1,10 +1,12 @@
-"""Shared fixtures: a site config on a temp folder and a helper that writes post bytes."""
+"""Shared fixtures: a site config on a temp folder, storage backends, and post bytes."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,12 +15,26 @@ import pytest
 from bot.config import SiteConfig
 from bot.model import Post
 from bot.posts import parse_post
+from bot.sqlite import open_sqlite
+from bot.storage import Storage
 
 # python-telegram-bot 22 gives RetryAfter.retry_after as a timedelta (not a deprecated int) with this.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 REPO = Path(__file__).resolve().parents[1]
+
+
+Opener = Callable[[], AbstractAsyncContextManager[Storage]]
+BACKENDS = ("sqlite",)  # a second backend adds its name here and its opener below
+
+
+@pytest.fixture(params=BACKENDS)
+def open_storage(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
+    """Open the backend under test on one fresh database (each call opens it again)."""
+    assert request.param == "sqlite"
+    database = tmp_path / "sokbo.db"
+    return lambda: open_sqlite(database)
 
 
 @pytest.fixture

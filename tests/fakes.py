@@ -113,7 +113,7 @@ class FakePlatform:
         self._maybe_fail(target.address)
         self.calls.append(Call("send", target.address, message.key, message.title))
         self._ids += 1
-        return MessageRef(self.name, target.address, str(self._ids))
+        return MessageRef(self.name, target.address, self._ids)
 
     async def edit(self, ref: MessageRef, message: Message) -> None:
         """Record an edit."""

@@ -1,4 +1,4 @@
-"""The commands core on a real store and a fake clock: parsing, permissions, answers."""
+"""The commands core on each storage backend and a fake clock: parsing, permissions, answers."""
 
 from __future__ import annotations
 
@@ -17,10 +17,11 @@ from bot.config import Config, SiteConfig
 from bot.lookup import complete_categories, complete_posts, match_posts
 from bot.model import PostState, Record
 from bot.publish import Plan
-from bot.store import Store
+from bot.sqlite import open_sqlite
+from bot.storage import Storage
+from tests.conftest import Opener
 from tests.fakes import FakeClock
 from tests.test_publish import post
-from tests.test_store import rows
 
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 ADMIN = Caller("fake", "admin-chat", "1", "en", is_bot_admin=True)
@@ -82,8 +83,8 @@ def test_match_posts(query: str, keys: list[str]) -> None:
 
 
 @asynccontextmanager
-async def newsroom(tmp_path: Path) -> AsyncIterator[tuple[Commands, Path, list[int]]]:
-    """Commands over a store with four published posts and a fake clock."""
+async def newsroom(open_storage: Opener) -> AsyncIterator[tuple[Commands, Storage, list[int]]]:
+    """Commands over storage holding four published posts, on a fake clock."""
     posts = [
         post("a", title="Budget deal", categories=("정치", "경제"), age=timedelta(hours=4), at=T0),
         post("b", title="Chip exports", categories=("경제",), age=timedelta(hours=3), at=T0),
@@ -92,16 +93,21 @@ async def newsroom(tmp_path: Path) -> AsyncIterator[tuple[Commands, Path, list[i
             "d", title="New York marathon", categories=("New York",), age=timedelta(hours=1), at=T0
         ),
     ]
-    database = tmp_path / "s.db"
     nudges: list[int] = []
-    async with Store.open(database) as store:
-        await store.apply(Plan(records=tuple(records(*posts))), (), now=T0)
+    async with open_storage() as storage:
+        plan = Plan(records=tuple(records(*posts)))
+        await storage.archive.record_scan(plan, (), now=T0, site=None)
         config = Config(site=SiteConfig(url="https://news.example.com", name="Test News"))
         yield (
-            Commands(store, config, FakeClock(T0), nudge=lambda: nudges.append(1)),
-            database,
+            Commands(storage, config, FakeClock(T0), nudge=lambda: nudges.append(1)),
+            storage,
             nudges,
         )
+
+
+async def pushes_queued(storage: Storage) -> int:
+    """Pushes waiting to go out to chats."""
+    return (await storage.reports.summary()).pushes_pending
 
 
 async def ask(commands: Commands, text: str, caller: Caller = READER) -> str:
@@ -111,9 +117,9 @@ async def ask(commands: Commands, text: str, caller: Caller = READER) -> str:
     return (await commands.handle(command, caller)).text
 
 
-async def test_latest_and_categories(tmp_path: Path) -> None:
+async def test_latest_and_categories(open_storage: Opener) -> None:
     """/latest lists the newest first with keys; /categories counts posts per category."""
-    async with newsroom(tmp_path) as (commands, _, _):
+    async with newsroom(open_storage) as (commands, _, _):
         latest = await ask(commands, "/latest 2")
         assert latest.splitlines()[0] == "Latest posts:"
         assert "New York marathon [d]" in latest.splitlines()[1]
@@ -127,9 +133,9 @@ async def test_latest_and_categories(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["경제", "  경제 ", unicodedata.normalize("NFD", "경제")])
-async def test_category_matches_after_nfc(tmp_path: Path, name: str) -> None:
+async def test_category_matches_after_nfc(open_storage: Opener, name: str) -> None:
     """Korean names match in either normalisation form."""
-    async with newsroom(tmp_path) as (commands, _, _):
+    async with newsroom(open_storage) as (commands, _, _):
         reply = await ask(commands, f"/category {name}")
         assert reply.splitlines()[0] == "Latest in 경제:"
         assert [line.rsplit("[", 1)[1].rstrip("]") for line in reply.splitlines()[1::2]] == [
@@ -149,23 +155,25 @@ async def test_category_matches_after_nfc(tmp_path: Path, name: str) -> None:
         ("/category", "Name a category: /category NAME [n]"),
     ],
 )
-async def test_category_names_and_suggestions(tmp_path: Path, text: str, expected: str) -> None:
+async def test_category_names_and_suggestions(
+    open_storage: Opener, text: str, expected: str
+) -> None:
     """Names match case-insensitively (spaces kept); unknown ones get suggestions."""
-    async with newsroom(tmp_path) as (commands, _, _):
+    async with newsroom(open_storage) as (commands, _, _):
         assert (await ask(commands, text)).startswith(expected)
 
 
-async def test_replies_come_in_the_callers_language(tmp_path: Path) -> None:
+async def test_replies_come_in_the_callers_language(open_storage: Opener) -> None:
     """A Korean caller gets Korean; an English one English."""
-    async with newsroom(tmp_path) as (commands, _, _):
+    async with newsroom(open_storage) as (commands, _, _):
         assert (await ask(commands, "/latest", KOREAN)).startswith("최신 글:")
         assert (await ask(commands, "/help", KOREAN)).startswith("Test News의 속보 봇입니다.")
         assert (await ask(commands, "/nonsense", KOREAN)) == "모르는 명령입니다. /help 를 보세요."
 
 
-async def test_subscriptions_in_a_private_chat(tmp_path: Path) -> None:
+async def test_subscriptions_in_a_private_chat(open_storage: Opener) -> None:
     """Anyone subscribes a private chat, to all posts or to categories, and can undo it."""
-    async with newsroom(tmp_path) as (commands, database, _):
+    async with newsroom(open_storage) as (commands, storage, _):
         assert (
             await ask(commands, "/subscriptions")
             == "This chat gets no alerts. Start with /subscribe."
@@ -180,26 +188,25 @@ async def test_subscriptions_in_a_private_chat(tmp_path: Path) -> None:
         assert await ask(commands, "/subscribe") == "This chat now gets every new post."
         assert await ask(commands, "/subscriptions") == "This chat gets every new post."
         assert await ask(commands, "/unsubscribe") == "This chat gets no more alerts."
-        assert rows(database, "SELECT COUNT(*) FROM subscriptions") == [(0,)]
+        assert await storage.chats.active_targets() == []
 
 
-async def test_subscribing_to_a_category_without_posts_says_so(tmp_path: Path) -> None:
+async def test_subscribing_to_a_category_without_posts_says_so(open_storage: Opener) -> None:
     """A name no post has yet is kept (a new section may start tomorrow), with a hint for typos."""
-    async with newsroom(tmp_path) as (commands, database, _):
+    async with newsroom(open_storage) as (commands, storage, _):
         assert await ask(commands, "/subscribe 경재 Weather") == (
             "This chat now gets new posts in: 경재, Weather\n"
             "No posts in these categories yet: 경재, Weather\n"
             "Did you mean: 경제"
         )
-        assert rows(database, "SELECT category FROM subscriptions ORDER BY category") == [
-            ("Weather",),
-            ("경재",),
-        ]
+        target = await storage.chats.target("fake", "reader-chat")
+        assert target is not None
+        assert sorted(target.categories) == ["Weather", "경재"]
 
 
-async def test_in_a_group_only_chat_admins_change_the_subscription(tmp_path: Path) -> None:
+async def test_in_a_group_only_chat_admins_change_the_subscription(open_storage: Opener) -> None:
     """A group member is refused; the group's admin subscribes it."""
-    async with newsroom(tmp_path) as (commands, _, _):
+    async with newsroom(open_storage) as (commands, _, _):
         assert (
             await ask(commands, "/subscribe", GROUP_MEMBER)
             == "In a group, only the chat's admins can change its subscription."
@@ -213,16 +220,16 @@ async def test_in_a_group_only_chat_admins_change_the_subscription(tmp_path: Pat
 
 
 @pytest.mark.parametrize("text", ["/repost a", "/retract a", "/pause", "/resume", "/status"])
-async def test_admin_commands_refuse_readers(tmp_path: Path, text: str) -> None:
+async def test_admin_commands_refuse_readers(open_storage: Opener, text: str) -> None:
     """Repost, retract, pause, resume and status are for bot admins only."""
-    async with newsroom(tmp_path) as (commands, database, _):
+    async with newsroom(open_storage) as (commands, storage, _):
         assert await ask(commands, text) == "Only the bot's admins can do that."
-        assert rows(database, "SELECT COUNT(*) FROM pushes") == [(0,)]
+        assert await pushes_queued(storage) == 0
 
 
-async def test_repost_everywhere_or_here(tmp_path: Path) -> None:
+async def test_repost_everywhere_or_here(open_storage: Opener) -> None:
     """/repost queues a push for every matching chat, or for this chat alone with `here`."""
-    async with newsroom(tmp_path) as (commands, database, nudges):
+    async with newsroom(open_storage) as (commands, storage, nudges):
         await ask(commands, "/subscribe 경제")
         assert await ask(commands, "/repost Budget", ADMIN) == "No post matches 'Budget'."
         assert await ask(commands, "/repost b", ADMIN) == "Reposting b to 1 chat(s)."
@@ -230,29 +237,34 @@ async def test_repost_everywhere_or_here(tmp_path: Path) -> None:
             await ask(commands, "/repost https://news.example.com/c/ here", ADMIN)
             == "Reposting c here."
         )
-        assert rows(database, "SELECT p.key, pushes.kind, t.address FROM pushes JOIN posts p ON p.id = post_id "
-                              "LEFT JOIN targets t ON t.id = only_target ORDER BY pushes.id") == [
-            ("b", "repost", None), ("c", "repost", "admin-chat")]  # fmt: skip
+        assert await storage.outbox.fan_out(now=T0) == 2
+        assert [(d.key, d.kind, d.address) for d in await storage.outbox.deliveries()] == [
+            ("b", "repost", "reader-chat"),
+            ("c", "repost", "admin-chat"),
+        ]
         assert nudges == [1, 1]
 
 
-async def test_retract_cancels_and_queues_a_retraction(tmp_path: Path) -> None:
+async def test_retract_cancels_and_queues_a_retraction(open_storage: Opener) -> None:
     """/retract cancels the post's unsent pushes and queues the deletion of sent ones."""
-    async with newsroom(tmp_path) as (commands, database, _):
+    async with newsroom(open_storage) as (commands, storage, _):
+        await ask(commands, "/subscribe")
+        await ask(commands, "/repost a", ADMIN)
+        await storage.outbox.fan_out(now=T0)
         await ask(commands, "/repost a", ADMIN)
         assert (await ask(commands, "/retract a", ADMIN)).startswith("Retracting a")
-        assert rows(database, "SELECT kind, status FROM pushes ORDER BY id") == [
-            ("repost", "cancelled"),
-            ("retraction", "pending"),
+        assert [(d.kind, d.status) for d in await storage.outbox.deliveries()] == [
+            ("repost", "cancelled")
         ]
+        assert await pushes_queued(storage) == 1  # the retraction; the second repost is cancelled
         assert (
             await ask(commands, "/retract", ADMIN)
         ) == "Give a post's KEY, path or URL: /retract KEY"
 
 
-async def test_pause_resume_and_status(tmp_path: Path) -> None:
+async def test_pause_resume_and_status(open_storage: Opener) -> None:
     """Pause and resume flip what status shows."""
-    async with newsroom(tmp_path) as (commands, _, _):
+    async with newsroom(open_storage) as (commands, _, _):
         assert (
             await ask(commands, "/pause", ADMIN) == "New alerts are paused; /resume releases them."
         )
@@ -265,9 +277,9 @@ async def test_pause_resume_and_status(tmp_path: Path) -> None:
         assert "PAUSED" not in status
 
 
-async def test_commands_are_rate_limited_per_user(tmp_path: Path) -> None:
+async def test_commands_are_rate_limited_per_user(open_storage: Opener) -> None:
     """A user sending too many commands is told to wait; others are not affected."""
-    async with newsroom(tmp_path) as (commands, _, _):
+    async with newsroom(open_storage) as (commands, _, _):
         for _ in range(8):
             assert (await ask(commands, "/latest 1")).startswith("Latest posts:")
         assert await ask(commands, "/latest 1") == "Too many commands; try again in 30 s."
@@ -298,17 +310,17 @@ def test_completion_of_categories_and_posts() -> None:
     ["/find x", "/throttle", "/listing", "/is_subscribed", "/category_names", "/_help",
      "/__init__", "/handle /latest", "/unpostable a", "/_latest"],
 )  # fmt: skip
-async def test_only_the_table_is_callable(tmp_path: Path, text: str) -> None:
+async def test_only_the_table_is_callable(open_storage: Opener, text: str) -> None:
     """The code's own helpers are not commands: they get the unknown-command reply."""
-    async with newsroom(tmp_path) as (commands, database, _):
+    async with newsroom(open_storage) as (commands, storage, _):
         reply = await ask(commands, text, ADMIN)
         assert reply.splitlines()[0] == "Unknown command; see /help."
-        assert rows(database, "SELECT COUNT(*) FROM pushes") == [(0,)]
+        assert await pushes_queued(storage) == 0
 
 
-async def test_a_near_miss_suggests_the_command_meant(tmp_path: Path) -> None:
+async def test_a_near_miss_suggests_the_command_meant(open_storage: Opener) -> None:
     """A mistyped command name points to the one that was probably meant."""
-    async with newsroom(tmp_path) as (commands, _, _):
+    async with newsroom(open_storage) as (commands, _, _):
         assert (
             await ask(commands, "/lates 3") == "Unknown command; see /help.\nDid you mean: /latest"
         )
@@ -346,25 +358,26 @@ LONG = "가" * 10_000
     ],
 )
 async def test_hostile_arguments_get_a_short_answer(
-    tmp_path: Path, text: str, expected: str
+    open_storage: Opener, text: str, expected: str
 ) -> None:
     """Huge, invisible, SQL, path and out-of-range arguments: a short reply, and nothing stored."""
-    async with newsroom(tmp_path) as (commands, database, _):
+    async with newsroom(open_storage) as (commands, storage, _):
         reply = await ask(commands, text, ADMIN)
         assert reply.startswith(expected)
         assert len(reply) < 400
         assert not any(unicodedata.category(c) == "Cc" and c != "\n" for c in reply)
         assert "\u202e" not in reply
-        assert rows(database, "SELECT COUNT(*) FROM pushes") == [(0,)]
-        assert rows(database, "SELECT COUNT(*) FROM subscriptions") == [(0,)]
-        assert rows(database, "SELECT COUNT(*) FROM posts") == [(4,)]
+        assert await pushes_queued(storage) == 0
+        assert await storage.chats.active_targets() == []
+        assert len(await storage.archive.records()) == 4
 
 
 async def test_a_failing_command_is_answered_with_an_apology(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A command that raises (here: its table renamed away) gets an apology and one log line."""
-    async with newsroom(tmp_path) as (commands, database, _):
+    """A command that raises (here: its SQLite table renamed away) gets an apology and a log line."""
+    database = tmp_path / "s.db"
+    async with newsroom(lambda: open_sqlite(database)) as (commands, _, _):
         with sqlite3.connect(database) as db:
             db.execute("ALTER TABLE posts RENAME TO posts_away")
         assert (
@@ -387,20 +400,20 @@ async def test_a_failing_command_is_answered_with_an_apology(
     ],
 )
 async def test_repost_refuses_a_post_that_is_not_published(
-    tmp_path: Path, state: PostState, expected: str
+    open_storage: Opener, state: PostState, expected: str
 ) -> None:
     """/repost of a scheduled or unpublished post says why, and queues nothing."""
-    async with newsroom(tmp_path) as (commands, database, _):
+    async with newsroom(open_storage) as (commands, storage, _):
         later = post("s", age=-timedelta(hours=1), at=T0)
         record = Record(later, state, first_seen=T0, is_alerted=False)
-        await commands.store.apply(Plan(records=(record,)), (), now=T0)
+        await storage.archive.record_scan(Plan(records=(record,)), (), now=T0, site=None)
         assert (await ask(commands, "/repost s", ADMIN)).startswith(expected)
-        assert rows(database, "SELECT COUNT(*) FROM pushes") == [(0,)]
+        assert await pushes_queued(storage) == 0
 
 
-async def test_help_lists_the_table_and_admins_see_their_commands(tmp_path: Path) -> None:
+async def test_help_lists_the_table_and_admins_see_their_commands(open_storage: Opener) -> None:
     """/help (and /start) show each command's usage and description; admin ones to admins only."""
-    async with newsroom(tmp_path) as (commands, _, _):
+    async with newsroom(open_storage) as (commands, _, _):
         reader = (await ask(commands, "/start")).splitlines()
         assert reader[1:] == [
             "/help — what this bot does, and its commands",

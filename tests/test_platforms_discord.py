@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import discord
@@ -14,11 +14,11 @@ import pytest
 from bot.clock import SystemClock
 from bot.config import Config, SiteConfig
 from bot.delivery import Delivery
-from bot.model import NewPush, PostState, PushKind, Record
-from bot.outbox import Outbox
-from bot.platforms.discord import DiscordPlatform
+from bot.model import DiscordOptions, NewPush, PostState, PushKind, Record
+from bot.platforms.discord import NAME, DiscordPlatform
 from bot.publish import Plan
-from bot.store import Store
+from bot.sqlite import open_sqlite
+from bot.storage import StaticChat, Storage
 from tests.fake_discord import FakeDiscord
 from tests.fakes import deliver_until_done
 from tests.test_publish import post
@@ -27,31 +27,43 @@ from tests.test_store import rows
 
 @dataclass
 class Guild:
-    """The fake Discord, a store, and delivery through discord.py."""
+    """The fake Discord, sokbo's storage, and delivery through discord.py."""
 
     api: FakeDiscord
-    store: Store
-    outbox: Outbox
+    storage: Storage
     delivery: Delivery
     database: Path
+    static: list[StaticChat] = field(default_factory=list)  # the channels "in the config"
 
     async def publish(
         self, key: str, *, kind: PushKind = PushKind.ALERT, **changes: object
     ) -> None:
         """Record post `key` and queue a push of it."""
         now = SystemClock().now()
-        record = Record(replace(post(key, at=now, image_url="https://img.example.com/a.jpg"), **changes),  # type: ignore[arg-type]
-                        PostState.PUBLISHED, first_seen=now, is_alerted=True, pushed_at=now)  # fmt: skip
-        await self.store.apply(Plan(records=(record,), pushes=(NewPush(key, kind),)), (), now=now)
+        base = post(key, at=now, image_url="https://img.example.com/a.jpg")
+        changed = replace(base, **changes)  # type: ignore[arg-type]
+        record = Record(
+            changed, PostState.PUBLISHED, first_seen=now, is_alerted=True, pushed_at=now
+        )
+        plan = Plan(records=(record,), pushes=(NewPush(key, kind),))
+        await self.storage.archive.record_scan(plan, (), now=now, site=None)
 
-    async def channel(self, channel_id: int, **options: object) -> None:
-        """Subscribe a Discord channel to everything."""
-        await self.outbox.subscribe("discord", str(channel_id), (), now=SystemClock().now(), kind="text",
-                                    options=options or None, is_static=bool(options))  # fmt: skip
+    async def channel(self, channel_id: int, options: DiscordOptions | None = None) -> None:
+        """Subscribe a Discord channel to everything: by command, or (with options) as
+        `[[discord.channels]]` in the config would."""
+        now = SystemClock().now()
+        if options is None:
+            await self.storage.chats.subscribe(NAME, str(channel_id), (), now=now, kind="text")
+            return
+        self.static.append(StaticChat(NAME, str(channel_id), (), None, "text", options))
+        await self.storage.chats.apply_static(self.static, platforms=[NAME], now=now)
 
     def statuses(self) -> list[tuple[str, str]]:
         """(channel, status) of every outbox row."""
-        query = "SELECT t.address, o.status FROM outbox o JOIN targets t ON t.id = o.target_id ORDER BY o.id"
+        query = (
+            "SELECT t.address, o.status FROM outbox o JOIN targets t ON t.id = o.target_id "
+            "ORDER BY o.id"
+        )
         return [(str(a), str(s)) for a, s in rows(self.database, query)]
 
     async def deliver_all(self) -> None:
@@ -69,12 +81,12 @@ async def guild(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
     config = Config(site=SiteConfig(url="https://news.example.com", name="Test News"))
     try:
         await client.login(api.token)
-        async with Store.open(tmp_path / "s.db") as store:
+        async with open_sqlite(tmp_path / "s.db") as storage:
             platform = DiscordPlatform(client, SystemClock(), colors={"정치": 0x1A5490})
             delivery = Delivery(
-                store, {"discord": platform}, config, SystemClock(), rng=random.Random(5)
+                storage, {NAME: platform}, config, SystemClock(), rng=random.Random(5)
             )
-            yield Guild(api, store, delivery.outbox, delivery, tmp_path / "s.db")
+            yield Guild(api, storage, delivery, tmp_path / "s.db")
     finally:
         await client.close()
         await api.stop()
@@ -114,7 +126,10 @@ async def test_a_role_mention_and_local_images(
     image = tmp_path / "배너 사진.PNG"
     image.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 32)
     async with guild(tmp_path, monkeypatch) as g:
-        await g.channel(502, mention_role=777)
+        await g.channel(502, DiscordOptions(mention_role=777))
+        assert rows(g.database, "SELECT mention_role, crosspost, is_static FROM targets") == [
+            (777, 0, 1)
+        ]
         await g.publish("local", image_file=str(image))
         await g.deliver_all()
         [body] = g.api.bodies("POST")
@@ -142,16 +157,20 @@ async def test_a_role_mention_and_local_images(
 async def test_corrections_edit_and_retractions_delete(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A correction edits the embed; a retraction deletes the message; an edit of a gone message ends there."""
+    """A correction edits the embed the alert made (its snowflake kept as an integer);
+    a retraction deletes that message."""
     async with guild(tmp_path, monkeypatch) as g:
         await g.channel(503)
         await g.publish("story")
         await g.deliver_all()
+        [message_id] = g.api.messages
+        assert rows(g.database, "SELECT ref_address, ref_id FROM outbox") == [("503", message_id)]
         await g.publish("story", kind=PushKind.CORRECTION, title="Corrected")
         await g.deliver_all()
-        [edit] = g.api.bodies("PATCH")
+        [(_, path, edit)] = [r for r in g.api.requests if r[0] == "PATCH"]
+        assert path.endswith(f"/channels/503/messages/{message_id}")
         assert edit["embeds"][0]["title"] == "Corrected"
-        await g.outbox.queue("story", PushKind.RETRACTION, now=SystemClock().now())
+        await g.storage.outbox.queue("story", PushKind.RETRACTION, now=SystemClock().now())
         await g.deliver_all()
         assert g.api.messages == {}
         assert [status for _, status in g.statuses()] == ["sent", "sent", "sent"]
@@ -193,7 +212,8 @@ async def test_a_channel_without_access_or_deleted_is_deactivated(
 async def test_a_429_and_a_5xx_still_deliver(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """discord.py waits out a short 429 and retries a 500 itself; a 503 comes back to sokbo, which retries it."""
+    """discord.py waits out a short 429 and retries a 500 itself; a 503 comes back to sokbo,
+    which retries it."""
     async with guild(tmp_path, monkeypatch) as g:
         await g.channel(506)
         await g.channel(507)
@@ -209,10 +229,11 @@ async def test_a_429_and_a_5xx_still_deliver(
         assert g.statuses() == [("506", "sent"), ("507", "sent")]
         posts = [path.split("/")[4] for verb, path, _ in g.api.requests if verb == "POST"]
         assert (posts.count("506"), posts.count("507")) == (2, 3)  # 429, ok; 500, 503, ok
-        assert rows(
-            g.database,
-            "SELECT address, attempts FROM outbox o JOIN targets t ON t.id = o.target_id ORDER BY o.id",
-        ) == [("506", 1), ("507", 2)]
+        attempts = (
+            "SELECT address, attempts FROM outbox o JOIN targets t ON t.id = o.target_id "
+            "ORDER BY o.id"
+        )
+        assert rows(g.database, attempts) == [("506", 1), ("507", 2)]
 
 
 async def test_a_429_storm_past_the_librarys_retries_is_waited_out_not_failed(

@@ -20,10 +20,12 @@ from bot.config import Config, DiscordSettings, Secrets, SiteConfig
 from bot.delivery import Delivery
 from bot.errors import PlatformError
 from bot.model import NewPush, PostState, PushKind, Record
-from bot.platforms.discord import DiscordPlatform, discord_client
+from bot.platforms.discord import NAME, DiscordPlatform, discord_client
 from bot.platforms.discord_chats import DEFER_AFTER_S, DiscordChats
 from bot.publish import Plan
-from bot.store import Store
+from bot.sqlite import open_sqlite
+from bot.static_chats import static_chats
+from bot.storage import Storage
 from tests.fake_discord import FakeDiscord
 from tests.fake_discord_gateway import EVERYONE_PERMISSIONS, MANAGE_CHANNELS, Exchange, is_ephemeral
 from tests.fakes import until
@@ -38,10 +40,10 @@ MANAGER = EVERYONE_PERMISSIONS | MANAGE_CHANNELS
 
 @dataclass
 class Live:
-    """The fake Discord, the store, and sokbo's Discord side running."""
+    """The fake Discord, sokbo's storage, and sokbo's Discord side running."""
 
     api: FakeDiscord
-    store: Store
+    storage: Storage
     database: Path
     chats: DiscordChats
     clock: SystemClock
@@ -59,10 +61,12 @@ class Live:
     async def publish(self, key: str, *, alert: bool = True, **changes: object) -> None:
         """Record post `key` and queue its alert (or only record it)."""
         now = self.clock.now()
-        record = Record(post(key, at=now, **changes), PostState.PUBLISHED, first_seen=now,  # type: ignore[arg-type]
-                        is_alerted=True, pushed_at=now)  # fmt: skip
+        written = post(key, at=now, **changes)  # type: ignore[arg-type]
+        record = Record(
+            written, PostState.PUBLISHED, first_seen=now, is_alerted=True, pushed_at=now
+        )
         plan = Plan(records=(record,), pushes=(NewPush(key, PushKind.ALERT),) if alert else ())
-        await self.store.apply(plan, (), now=now)
+        await self.storage.archive.record_scan(plan, (), now=now, site=None)
         self.chats.commands.nudge()
 
     def posted(self, channel: str) -> list[dict[str, Any]]:
@@ -94,9 +98,8 @@ async def live(
     )
     await api.start()
     monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)  # restored after
-    monkeypatch.setattr(
-        discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-    )  # fmt: skip
+    websocket = discord.gateway.DiscordWebSocket
+    monkeypatch.setattr(websocket, "DEFAULT_GATEWAY", websocket.DEFAULT_GATEWAY)
     discord_settings = DiscordSettings.model_validate(
         {"api_url": api.api_url, "gateway_url": api.gateway_url, "admins": [int(ADMIN)],
          "admin_roles": [int(EDITORS)], "colors": {"정치": "#1a5490"}, **settings}
@@ -111,20 +114,24 @@ async def live(
     try:
         async with (
             discord_client(discord_settings, api.token) as client,
-            Store.open(tmp_path / "s.db") as store,
+            open_sqlite(tmp_path / "s.db") as storage,
         ):
+            listed = static_chats(config, platforms=[NAME])  # `[[discord.channels]]`, if any
+            await storage.chats.apply_static(listed, platforms=[NAME], now=clock.now())
             platform = DiscordPlatform(client, clock, colors=discord_settings.color_table)
-            delivery = Delivery(store, {"discord": platform}, config, clock)
-            commands = Commands(store, config, clock, nudge=delivery.nudge)
+            delivery = Delivery(storage, {NAME: platform}, config, clock)
+            commands = Commands(storage, config, clock, nudge=delivery.nudge)
             chats = DiscordChats(
-                platform, commands, delivery.outbox, config, clock, defer_after_s=defer_after_s
+                platform, commands, storage, config, clock, defer_after_s=defer_after_s
             )
             await chats.start()
             tasks = [asyncio.create_task(delivery.run(stop)), asyncio.create_task(chats.run(stop))]
             await until(lambda: bool(api.gateway.sessions))
-            bot = Live(api, store, tmp_path / "s.db", chats, clock, tasks)
-            await bot.publish("2026-11-22-story", alert=False, title="국회 본회의 통과", categories=("정치",),
-                              image_url="https://img.example.com/a.jpg")  # fmt: skip
+            bot = Live(api, storage, tmp_path / "s.db", chats, clock, tasks)
+            await bot.publish(
+                "2026-11-22-story", alert=False, title="국회 본회의 통과", categories=("정치",),
+                image_url="https://img.example.com/a.jpg",
+            )  # fmt: skip
             try:
                 yield bot
             finally:
@@ -144,7 +151,8 @@ async def test_the_bot_logs_in_without_privileged_intents_and_registers_describe
         assert bot.api.gateway.heartbeats >= 1  # the first heartbeat goes right after HELLO
         names = {command["name"] for command in bot.api.commands}
         assert names == {"latest", "categories", "category", "subscribe", "unsubscribe",
-                         "subscriptions", "help", "repost", "retract", "pause", "resume", "status"}  # fmt: skip
+                         "subscriptions", "help", "repost", "retract", "pause", "resume",
+                         "status"}  # fmt: skip
         category = bot.api.command("category")
         assert category["description_localizations"]["ko"] == "카테고리의 최신 글"
         name_option, count_option = category["options"]
@@ -275,7 +283,8 @@ async def test_repost_reports_its_progress_by_editing_the_reply(
 async def test_slow_answers_are_deferred_and_stay_private_when_they_should(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Deferred at once: the "thinking…" reply is replaced; a private answer is not left public."""
+    """Deferred at once: the "thinking…" reply is replaced; a private answer is not left
+    public."""
     async with live(tmp_path, monkeypatch, defer_after_s=0) as bot:
         listing = await bot.ask("latest")
         assert listing.callback_type == 5  # deferred
@@ -305,7 +314,8 @@ async def test_an_answer_after_the_deadline_is_refused_and_the_bot_carries_on(
 async def test_a_deleted_channel_is_deactivated(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """CHANNEL_DELETE on the gateway, or a 404 on the next send: that channel gets no more pushes."""
+    """CHANNEL_DELETE on the gateway, or a 404 on the next send: that channel gets no more
+    pushes."""
     async with live(tmp_path, monkeypatch) as bot:
         for channel in (TEXT, OTHER):
             await bot.ask("subscribe", channel=channel, permissions=MANAGER)
@@ -351,7 +361,8 @@ async def test_anyone_subscribes_in_a_direct_message(
 async def test_the_gateway_resumes_after_a_reconnect_request(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """RECONNECT closes the session; discord.py resumes at resume_gateway_url; commands still work."""
+    """RECONNECT closes the session; discord.py resumes at resume_gateway_url; commands still
+    work."""
     async with live(tmp_path, monkeypatch) as bot:
         await bot.api.gateway.ask_to_reconnect()
         await until(lambda: bot.api.gateway.resumed == 1)
@@ -373,12 +384,14 @@ async def test_a_session_discord_ends_for_good_stops_with_a_clear_error(
 async def test_announcement_channels_publish_until_the_limit_then_skip(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """crosspost publishes each push; at the publish limit pushes are still delivered, unpublished,
-    and sokbo stops asking until the limit resets."""
-    async with live(tmp_path, monkeypatch) as bot:
+    """A `[[discord.channels]]` entry with crosspost publishes each push; at the publish limit
+    pushes are still delivered, unpublished, and sokbo stops asking until the limit resets."""
+    channels = [{"channel_id": int(NEWS), "crosspost": True}]
+    async with live(tmp_path, monkeypatch, channels=channels) as bot:
         bot.api.publish_limit = 1
-        await bot.chats.outbox.subscribe("discord", NEWS, (), now=bot.clock.now(), is_static=True,
-                                         kind="text", options={"crosspost": True})  # fmt: skip
+        assert rows(bot.database, "SELECT address, is_static, crosspost FROM targets") == [
+            (NEWS, 1, 1)
+        ]
         await bot.publish("2026-11-22-a")
         await until(lambda: len(bot.api.crossposted) == 1)
         await bot.publish("2026-11-22-b")

@@ -34,11 +34,12 @@ from bot.errors import (
     Transient,
     Unknown,
 )
-from bot.model import NewPush, PostState, PushKind, Record
-from bot.outbox import Outbox
-from bot.platforms.telegram import TelegramPlatform, translate
+from bot.model import MessageRef, NewPush, PostState, PushKind, Record
+from bot.platforms.telegram import NAME, TelegramPlatform, translate
 from bot.publish import Plan
-from bot.store import Store
+from bot.sqlite import open_sqlite
+from bot.static_chats import static_chats
+from bot.storage import Storage
 from tests.fake_telegram import FakeTelegram
 from tests.fakes import deliver_until_done
 from tests.telegram_html import visible_text
@@ -50,11 +51,10 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 @dataclass
 class Wire:
-    """The fake Bot API, a store, and delivery through the real library."""
+    """The fake Bot API, storage, and delivery through the real library."""
 
     api: FakeTelegram
-    store: Store
-    outbox: Outbox
+    storage: Storage
     delivery: Delivery
     database: Path
     clock: SystemClock
@@ -73,23 +73,19 @@ class Wire:
             is_alerted=True,
             pushed_at=now,
         )
-        await self.store.apply(Plan(records=(record,), pushes=(NewPush(key, kind),)), (), now=now)
+        plan = Plan(records=(record,), pushes=(NewPush(key, kind),))
+        await self.storage.archive.record_scan(plan, (), now=now, site=None)
 
-    async def chat(self, chat_id: int, kind: str = "private", **options: object) -> None:
-        """Subscribe a Telegram chat to everything."""
-        await self.outbox.subscribe(
-            "telegram",
-            str(chat_id),
-            (),
-            now=self.clock.now(),
-            kind=kind,
-            options=options or None,
-            is_static=bool(options),
-        )
+    async def chat(self, chat_id: int, kind: str = "private") -> None:
+        """Subscribe a Telegram chat to everything, as /subscribe does."""
+        await self.storage.chats.subscribe(NAME, str(chat_id), (), now=self.clock.now(), kind=kind)
 
     def statuses(self) -> list[tuple[str, str]]:
         """(chat, status) of every outbox row."""
-        query = "SELECT t.address, o.status FROM outbox o JOIN targets t ON t.id = o.target_id ORDER BY o.id"
+        query = (
+            "SELECT t.address, o.status FROM outbox o JOIN targets t ON t.id = o.target_id "
+            "ORDER BY o.id"
+        )
         return [(str(a), str(s)) for a, s in rows(self.database, query)]
 
     async def deliver_all(self) -> None:
@@ -99,7 +95,10 @@ class Wire:
 
 @asynccontextmanager
 async def wire(tmp_path: Path, **settings: object) -> AsyncIterator[Wire]:
-    """A running fake Bot API, and sokbo's delivery talking to it through python-telegram-bot."""
+    """A running fake Bot API, and sokbo's delivery talking to it through python-telegram-bot.
+
+    `settings` are `[telegram]`'s; its channels are subscribed first, as the service does.
+    """
     api = FakeTelegram()
     await api.start()
     clock = SystemClock()
@@ -110,10 +109,12 @@ async def wire(tmp_path: Path, **settings: object) -> AsyncIterator[Wire]:
     bot = Bot(api.token, base_url=api.url, base_file_url=api.url.replace("/bot", "/file/bot"))
     database = tmp_path / "s.db"
     try:
-        async with bot, Store.open(database) as store:
+        async with bot, open_sqlite(database) as storage:
+            listed = static_chats(config, platforms=[NAME])
+            await storage.chats.apply_static(listed, platforms=[NAME], now=clock.now())
             platform = TelegramPlatform(bot, config.telegram, clock)
-            delivery = Delivery(store, {"telegram": platform}, config, clock, rng=random.Random(3))
-            yield Wire(api, store, delivery.outbox, delivery, database, clock)
+            delivery = Delivery(storage, {NAME: platform}, config, clock, rng=random.Random(3))
+            yield Wire(api, storage, delivery, database, clock)
     finally:
         await api.stop()
 
@@ -135,24 +136,33 @@ async def test_a_post_arrives_as_a_photo_with_caption_and_button(tmp_path: Path)
             ]
         }
         assert w.statuses() == [("111", "sent")]
+        [(_, message_id)] = w.api.messages  # a correction edits this photo's caption
+        [delivered] = await w.storage.outbox.deliveries(key="2024-07-13-2925")
+        assert delivered.ref == MessageRef(NAME, "111", message_id, "https://img.example.com/a.jpg")
 
 
 async def test_a_text_post_in_a_forum_topic_silently(tmp_path: Path) -> None:
-    """No image: sendMessage with a link preview, into the channel's topic, without a sound."""
-    async with wire(tmp_path) as w:
-        await w.chat(-1001, "supergroup", thread_id=7, silent=True)
+    """No image: sendMessage with a link preview, into the channel's topic, without a sound;
+    a channel set without link previews gets none."""
+    channels = [
+        {"chat_id": -1001, "thread_id": 7, "silent": True},
+        {"chat_id": -1002, "link_preview": False},
+    ]
+    async with wire(tmp_path, channels=channels) as w:
         await w.publish("text-only", image_url=None)
         await w.deliver_all()
-        [call] = w.api.calls("sendMessage")
-        assert (call["chat_id"], call["message_thread_id"], call["disable_notification"]) == (
-            "-1001",
-            "7",
-            "true",
-        )
-        assert call["link_preview_options"] == {
+        calls = {call["chat_id"]: call for call in w.api.calls("sendMessage")}
+        assert set(calls) == {"-1001", "-1002"}
+        topic = calls["-1001"]
+        assert (topic["message_thread_id"], topic["disable_notification"]) == ("7", "true")
+        assert topic["link_preview_options"] == {
             "url": "https://news.example.com/text-only/",
             "prefer_large_media": True,
         }
+        plain = calls["-1002"]
+        assert "message_thread_id" not in plain
+        assert plain.get("disable_notification", "false") == "false"
+        assert plain["link_preview_options"] == {"is_disabled": True}
 
 
 async def test_a_local_image_is_uploaded_once_and_reused(tmp_path: Path) -> None:
@@ -184,6 +194,9 @@ async def test_a_refused_image_falls_back_to_text(tmp_path: Path) -> None:
         [text] = w.api.calls("sendMessage")
         assert visible_text(text["text"]).startswith("Title no-image")
         assert w.statuses() == [("5", "sent")]
+        [delivered] = await w.storage.outbox.deliveries(key="no-image")
+        assert delivered.ref is not None
+        assert delivered.ref.photo is None  # a text message: a correction edits its text
 
 
 async def test_corrections_edit_and_retractions_delete(tmp_path: Path) -> None:
@@ -199,7 +212,7 @@ async def test_corrections_edit_and_retractions_delete(tmp_path: Path) -> None:
         await w.publish(
             "story", kind=PushKind.CORRECTION, title="Story (corrected)"
         )  # not modified
-        await w.outbox.queue("story", PushKind.RETRACTION, now=w.clock.now())
+        await w.storage.outbox.queue("story", PushKind.RETRACTION, now=w.clock.now())
         await w.deliver_all()
         assert len(w.api.calls("deleteMessage")) == 1
         assert w.api.messages == {}

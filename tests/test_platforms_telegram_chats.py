@@ -16,12 +16,14 @@ from bot.clock import SystemClock
 from bot.commands import Commands
 from bot.config import Config, Secrets, SiteConfig, TelegramSettings
 from bot.delivery import Delivery
-from bot.model import NewPush, PostState, PushKind, Record
-from bot.platforms.telegram import TelegramPlatform
+from bot.model import NewPush, PostState, PushKind, Record, TelegramOptions
+from bot.platforms.telegram import NAME, TelegramPlatform
 from bot.platforms.telegram_chats import TelegramChats
 from bot.publish import Plan
 from bot.service import telegram_application
-from bot.store import Store
+from bot.sqlite import open_sqlite
+from bot.static_chats import static_chats
+from bot.storage import Storage
 from tests.fake_telegram import BOT, FakeTelegram
 from tests.fakes import until
 from tests.telegram_html import visible_text
@@ -58,10 +60,10 @@ GROUP = {"id": -2001, "type": "supergroup", "title": "Newsroom"}
 
 @dataclass
 class Live:
-    """The fake API, the store, and sokbo's Telegram side running."""
+    """The fake API, storage, and sokbo's Telegram side running."""
 
     api: FakeTelegram
-    store: Store
+    storage: Storage
     database: Path
     chats: TelegramChats
 
@@ -83,7 +85,10 @@ class Live:
 
 @asynccontextmanager
 async def live(tmp_path: Path, **telegram: object) -> AsyncIterator[Live]:
-    """Run the Application's polling and delivery against the fake Bot API."""
+    """Run the Application's polling and delivery against the fake Bot API.
+
+    As the service does, the config's channels are subscribed before the platform starts.
+    """
     api = FakeTelegram()
     await api.start()
     settings = TelegramSettings.model_validate(
@@ -103,20 +108,24 @@ async def live(tmp_path: Path, **telegram: object) -> AsyncIterator[Live]:
     application = telegram_application(config)
     stop = asyncio.Event()
     try:
-        async with Store.open(tmp_path / "s.db") as store:
+        async with open_sqlite(tmp_path / "s.db") as storage:
             record = Record(post("2026-11-22-story", at=clock.now(), categories=("정치",), image_url="https://img.example.com/a.jpg"),
                             PostState.PUBLISHED, first_seen=clock.now(), is_alerted=True)  # fmt: skip
-            await store.apply(Plan(records=(record,)), (), now=clock.now())
+            await storage.archive.record_scan(
+                Plan(records=(record,)), (), now=clock.now(), site=None
+            )
+            listed = static_chats(config, platforms=[NAME])
+            await storage.chats.apply_static(listed, platforms=[NAME], now=clock.now())
             platform = TelegramPlatform(application.bot, settings, clock)
-            delivery = Delivery(store, {"telegram": platform}, config, clock)
-            commands = Commands(store, config, clock, nudge=delivery.nudge)
+            delivery = Delivery(storage, {NAME: platform}, config, clock)
+            commands = Commands(storage, config, clock, nudge=delivery.nudge)
             chats = TelegramChats(
-                application, platform, commands, delivery.outbox, config=config, clock=clock
+                application, platform, commands, storage, config=config, clock=clock
             )
             await chats.start()
             engine = asyncio.create_task(delivery.run(stop))
             try:
-                yield Live(api, store, tmp_path / "s.db", chats)
+                yield Live(api, storage, tmp_path / "s.db", chats)
             finally:
                 stop.set()
                 await engine
@@ -134,10 +143,11 @@ async def test_a_reader_subscribes_and_the_next_post_arrives(tmp_path: Path) -> 
         now = SystemClock().now()
         fresh = Record(post("2026-11-22-fresh", at=now, title="속보 <단독>", image_url="https://img.example.com/b.jpg"),
                        PostState.PUBLISHED, first_seen=now, is_alerted=True, pushed_at=now)  # fmt: skip
-        await bot.store.apply(
+        await bot.storage.archive.record_scan(
             Plan(records=(fresh,), pushes=(NewPush("2026-11-22-fresh", PushKind.ALERT),)),
             (),
             now=now,
+            site=None,
         )
         await until(lambda: len(bot.api.calls("sendPhoto")) == 1)
         [photo] = bot.api.calls("sendPhoto")
@@ -240,11 +250,15 @@ async def test_static_channels_come_from_the_config(tmp_path: Path) -> None:
     """[[telegram.channels]] are targets from the start, with their topic and options."""
     channels = [{"chat_id": "@newsroom", "categories": ["정치"], "thread_id": 4, "silent": True}]
     async with live(tmp_path, channels=channels) as bot:
-        target = rows(bot.database, "SELECT address, kind, is_static, options FROM targets")
-        assert target == [
-            ("@newsroom", "channel", 1, '{"thread_id": 4, "silent": true, "link_preview": true}')
-        ]
+        target = rows(
+            bot.database,
+            "SELECT address, kind, is_static, thread_id, is_silent, link_preview FROM targets",
+        )
+        assert target == [("@newsroom", "channel", 1, 4, 1, 1)]
         assert rows(bot.database, "SELECT category FROM subscriptions") == [("정치",)]
+        newsroom = await bot.storage.chats.target(NAME, "@newsroom")
+        assert newsroom is not None
+        assert newsroom.options == TelegramOptions(thread_id=4, is_silent=True, link_preview=True)
 
 
 async def test_repost_reports_its_progress_by_editing_the_reply(tmp_path: Path) -> None:
@@ -296,18 +310,18 @@ async def test_commands_during_a_fan_out_are_answered_first(tmp_path: Path) -> N
     """A post going to 45 chats while 10 of them ask /latest: every push and reply, no 429."""
     async with live(tmp_path) as bot:
         chats = list(range(6001, 6001 + STORM))
-        outbox = bot.chats.outbox
         for chat in chats:
-            await outbox.subscribe(
-                "telegram", str(chat), (), now=SystemClock().now(), kind="private"
+            await bot.storage.chats.subscribe(
+                NAME, str(chat), (), now=SystemClock().now(), kind="private"
             )
         now = SystemClock().now()
         fresh = Record(post("2026-11-22-wave", at=now, image_url="https://img.example.com/w.jpg"),
                        PostState.PUBLISHED, first_seen=now, is_alerted=True, pushed_at=now)  # fmt: skip
-        await bot.store.apply(
+        await bot.storage.archive.record_scan(
             Plan(records=(fresh,), pushes=(NewPush("2026-11-22-wave", PushKind.ALERT),)),
             (),
             now=now,
+            site=None,
         )
         bot.chats.commands.nudge()
         askers = chats[-10:]  # the last in line for the push

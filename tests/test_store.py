@@ -1,4 +1,4 @@
-"""The store on real SQLite files: migrations, round trips, cancellation, crashes, one instance."""
+"""The SQLite backend on real files: migrations, upgrades, cancellation, crashes, one instance."""
 
 from __future__ import annotations
 
@@ -15,14 +15,20 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from telegram import Bot
 
-from bot.errors import PostError
+from bot.clock import SystemClock
+from bot.config import Config, SiteConfig
+from bot.delivery import Delivery
 from bot.instance import AlreadyRunning, lock_path, single_instance
-from bot.model import NewPush, PostState, PushKind, Record
+from bot.model import DiscordOptions, NewPush, PostState, PushKind, Record, TelegramOptions
+from bot.platforms.telegram import TelegramPlatform
 from bot.publish import Plan
-from bot.schema import MIGRATIONS, SCHEMA_VERSION
-from bot.store import Store, StoreError
+from bot.sqlite import open_sqlite
+from bot.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
+from bot.storage import StoreError
 from tests.conftest import REPO
+from tests.fake_telegram import FakeTelegram, Sent
 from tests.test_publish import post
 
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
@@ -46,9 +52,9 @@ def rows(database: Path, query: str) -> list[tuple[object, ...]]:
 async def test_a_new_file_is_migrated_to_the_latest_schema(tmp_path: Path) -> None:
     """Opening a missing file creates it in WAL mode at the current schema version."""
     database = tmp_path / "sokbo.db"
-    async with Store.open(database) as store:
-        assert await store.is_first_run()
-        assert await store.records() == {}
+    async with open_sqlite(database) as storage:
+        assert await storage.archive.is_first_run()
+        assert await storage.archive.records() == {}
     assert rows(database, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
     assert rows(database, "PRAGMA journal_mode") == [("wal",)]
     tables = {
@@ -61,18 +67,16 @@ async def test_a_new_file_is_migrated_to_the_latest_schema(tmp_path: Path) -> No
 async def test_every_older_version_migrates_keeping_its_data(tmp_path: Path, version: int) -> None:
     """A database left at any older version is brought up to date with its posts intact."""
     database = tmp_path / "old.db"
-    async with Store.open(database) as store:
-        await store.apply(Plan(records=(record("kept"),)), (), now=T0)
-    with sqlite3.connect(database) as db:  # rebuild it as that version wrote it
-        db.executescript(
-            "".join(
-                f"DROP TABLE IF EXISTS {t};"
-                for t in ("outbox", "subscriptions", "targets", "pushes")
-            )
+    with sqlite3.connect(database) as db:  # the schema as that version left it, with one post
+        db.executescript("".join(MIGRATIONS[:version]) + f"PRAGMA user_version = {version};")
+        db.execute(
+            "INSERT INTO posts VALUES (1, 'kept', 'kept.md', 'h', 'Kept', '', '[]', '[]', "
+            "'2026-11-22T09:00:00+00:00', '2026-11-22T09:00:00.000000+00:00', 'front_matter', "
+            "1, 'https://news.example.com/kept/', NULL, NULL, NULL, '[]', 'published', "
+            "'2026-11-22T09:00:00.000000+00:00', 1, NULL, '2026-11-22T09:00:00.000000+00:00')"
         )
-        db.execute(f"PRAGMA user_version = {version}")
-    async with Store.open(database) as store:
-        assert set(await store.records()) == {"kept"}
+    async with open_sqlite(database) as storage:
+        assert (await storage.archive.newest(5))[0].post.title == "Kept"
     assert rows(database, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
     assert len(MIGRATIONS) == SCHEMA_VERSION
 
@@ -83,7 +87,7 @@ async def test_a_database_from_a_newer_sokbo_is_refused(tmp_path: Path) -> None:
     with sqlite3.connect(database) as db:
         db.execute("PRAGMA user_version = 99")
     with pytest.raises(StoreError, match="written by a newer sokbo"):
-        async with Store.open(database):
+        async with open_sqlite(database):
             pass
 
 
@@ -92,98 +96,19 @@ async def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
     database = tmp_path / "sokbo.db"
     database.write_bytes(b"not a database at all" * 100)
     with pytest.raises(StoreError, match=r"sokbo\.db: file is not a database"):
-        async with Store.open(database):
+        async with open_sqlite(database):
             pass
-
-
-async def test_records_round_trip(tmp_path: Path) -> None:
-    """Every field of a record, offsets and tuples included, reads back as written."""
-    original = record("a", post=replace(post("a", at=T0), date=datetime(2024, 7, 13, 9, 30, tzinfo=SEOUL),
-                                         categories=("정치", "경제"), notes=("note",), image_url="https://x.org/a.jpg"))  # fmt: skip
-    scheduled = record("b", state=PostState.SCHEDULED, is_alerted=False, pushed_at=None)
-    async with Store.open(tmp_path / "s.db") as store:
-        await store.apply(Plan(records=(original, scheduled)), (), now=T0)
-        known = await store.records()
-    assert known == {"a": original, "b": scheduled}
-    assert known["a"].post.date.utcoffset() == timedelta(hours=9)
-
-
-async def test_pushes_are_created_and_cancelled_with_their_outbox_rows(tmp_path: Path) -> None:
-    """Cancelling a post's pushes marks pending pushes and unsent outbox rows, not sent ones."""
-    database = tmp_path / "s.db"
-    async with Store.open(database) as store:
-        await store.apply(
-            Plan(records=(record("a"),), pushes=(NewPush("a", PushKind.ALERT),)), (), now=T0
-        )
-        assert await store.recent_alerts(T0 + timedelta(seconds=59)) == 1
-        assert await store.recent_alerts(T0 + timedelta(seconds=61)) == 0
-        await store.apply(Plan(pushes=(NewPush("a", PushKind.CORRECTION),)), (), now=T0)
-    with sqlite3.connect(database) as db:  # the outbox as delivery fills it: one row a target
-        for target, status in enumerate(("sent", "pending", "retry"), start=1):
-            db.execute(
-                "INSERT INTO targets (platform, address, created_at) VALUES ('console', ?, 'x')",
-                (str(target),),
-            )
-            db.execute("INSERT INTO outbox (push_id, target_id, status, next_attempt_at, created_at, updated_at) "
-                       "VALUES (1, ?, ?, 'x', 'x', 'x')", (target, status))  # fmt: skip
-    async with Store.open(database) as store:
-        await store.apply(Plan(cancelled=("a",)), (), now=T0 + timedelta(minutes=1))
-        summary = await store.summary()
-    assert rows(database, "SELECT kind, status FROM pushes ORDER BY id") == [
-        ("alert", "cancelled"),
-        ("correction", "cancelled"),
-    ]
-    assert rows(database, "SELECT status FROM outbox ORDER BY id") == [
-        ("sent",),
-        ("cancelled",),
-        ("cancelled",),
-    ]
-    assert summary.pushes_pending == 0
-
-
-async def test_a_rename_keeps_the_post_and_its_pushes(tmp_path: Path) -> None:
-    """A renamed key is the same row: its pushes follow it."""
-    database = tmp_path / "s.db"
-    async with Store.open(database) as store:
-        await store.apply(
-            Plan(records=(record("old"),), pushes=(NewPush("old", PushKind.ALERT),)), (), now=T0
-        )
-        moved = record("new", post=replace(post("old", at=T0), key="new"))
-        await store.apply(Plan(records=(moved,), renames=(("old", "new"),)), (), now=T0)
-        assert set(await store.records()) == {"new"}
-    assert rows(database, "SELECT p.key FROM pushes JOIN posts p ON p.id = pushes.post_id") == [
-        ("new",)
-    ]
-
-
-async def test_refusals_are_replaced_and_keep_their_first_sighting(tmp_path: Path) -> None:
-    """The refused table mirrors the folder; an unchanged refusal keeps its first time."""
-    broken = PostError("a.md", "invalid YAML", line=3)
-    async with Store.open(tmp_path / "s.db") as store:
-        await store.apply(Plan(), (broken,), now=T0)
-        await store.apply(
-            Plan(), (broken, PostError("b.md", "empty file")), now=T0 + timedelta(minutes=1)
-        )
-        refusals = await store.refusals()
-        assert refusals["a.md"].first_seen == T0
-        assert (refusals["a.md"].reason, refusals["a.md"].line) == ("invalid YAML", 3)
-        await store.apply(Plan(), (PostError("b.md", "empty file"),), now=T0 + timedelta(minutes=2))
-        assert set(await store.refusals()) == {"b.md"}
-        summary = await store.summary()
-    assert summary.last_scan == T0 + timedelta(minutes=2)
-    assert [r.path for r in summary.refused] == ["b.md"]
 
 
 async def test_a_failed_apply_writes_nothing(tmp_path: Path) -> None:
     """A plan that fails half way (a row SQLite rejects) leaves no trace of its first half."""
     broken = record("b", post=replace(post("b", at=T0), title=None))  # type: ignore[arg-type]
-    async with Store.open(tmp_path / "s.db") as store:
-        await store.apply(Plan(records=(record("x"),)), (), now=T0)
+    async with open_sqlite(tmp_path / "s.db") as storage:
+        await storage.archive.record_scan(Plan(records=(record("x"),)), (), now=T0, site=None)
+        plan = Plan(renames=(("x", "y"),), records=(record("ok"), broken))
         with pytest.raises(sqlite3.IntegrityError):
-            await store.apply(
-                Plan(renames=(("x", "y"),), records=(record("ok"), broken)), (), now=T0
-            )
-        assert set(await store.records()) == {"x"}
+            await storage.archive.record_scan(plan, (), now=T0, site=None)
+        assert set(await storage.archive.records()) == {"x"}
 
 
 CRASHER = textwrap.dedent(
@@ -193,13 +118,13 @@ CRASHER = textwrap.dedent(
     from pathlib import Path
     from bot.model import NewPush, PushKind
     from bot.publish import Plan
-    from bot.store import Store
+    from bot.sqlite import open_sqlite
     from tests.test_store import T0, record
     async def main():
-        async with Store.open(Path(sys.argv[1])) as store:
+        async with open_sqlite(Path(sys.argv[1])) as storage:
             for n in range(100_000):
                 plan = Plan(records=(record(f"p{n}"),), pushes=(NewPush(f"p{n}", PushKind.ALERT),))
-                await store.apply(plan, (), now=T0)
+                await storage.archive.record_scan(plan, (), now=T0, site=None)
                 print(n, flush=True)
     asyncio.run(main())
     """
@@ -227,8 +152,8 @@ async def test_a_crash_during_writes_loses_nothing_committed(tmp_path: Path) -> 
     child.wait(timeout=30)
     child.stdout.close()
     assert rows(database, "PRAGMA integrity_check") == [("ok",)]
-    async with Store.open(database) as store:
-        known = await store.records()
+    async with open_sqlite(database) as storage:
+        known = await storage.archive.records()
     assert all(f"p{n}" in known for n in range(acknowledged + 1))
     pushes = rows(database, "SELECT COUNT(*) FROM pushes")[0][0]
     assert isinstance(pushes, int)
@@ -261,18 +186,83 @@ async def test_a_write_cancelled_at_any_step_ends_cancelled(tmp_path: Path) -> N
     rollback"), turning a clean stop into a crash. Whatever was committed is whole.
     """
     database = tmp_path / "s.db"
-    async with Store.open(database) as store:
+    async with open_sqlite(database) as storage:
         for steps in range(60):
             plan = Plan(records=tuple(record(f"k{steps}-{n}") for n in range(3)))
-            task = asyncio.create_task(store.apply(plan, (), now=T0))
+            task = asyncio.create_task(storage.archive.record_scan(plan, (), now=T0, site=None))
             for _ in range(steps):
                 await asyncio.sleep(0)
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await store.apply(Plan(records=(record("after"),)), (), now=T0)
+        await storage.archive.record_scan(Plan(records=(record("after"),)), (), now=T0, site=None)
     writes = (
         "SELECT COUNT(*) FROM posts WHERE key LIKE 'k%' GROUP BY substr(key, 1, instr(key, '-'))"
     )
     assert all(count == (3,) for count in rows(database, writes))  # each write whole or absent
     assert rows(database, "SELECT key FROM posts WHERE key = 'after'") == [("after",)]
+
+
+SCHEMA_2 = Path(__file__).parent / "data" / "sokbo-schema-2.sql"
+# The messages that version's run left in the fake Bot API: (chat, message id, title, photo).
+SENT_BY_SCHEMA_2 = [
+    (111, 1, "사진 속보", "https://img.example.com/a.jpg"),
+    (-1001234, 2, "사진 속보", "https://img.example.com/a.jpg"),
+    (-1001234, 3, "Text news", None),
+    (111, 4, "Text news", None),
+]
+
+
+async def test_a_schema_2_database_upgrades_and_its_messages_can_be_corrected(
+    tmp_path: Path,
+) -> None:
+    """A database written before options and message references were typed opens, keeps each
+    chat's options, and a correction edits the very messages it sent: captions of photos (the
+    image unchanged), texts of text messages."""
+    database = tmp_path / "sokbo.db"
+    with sqlite3.connect(database) as db:
+        db.executescript(SCHEMA_2.read_text(encoding="utf-8"))
+    api = FakeTelegram()
+    for chat, message_id, title, photo in SENT_BY_SCHEMA_2:
+        api.messages[(chat, message_id)] = Sent(chat, message_id, title, photo, {})
+    await api.start()
+    clock = SystemClock()
+    config = Config(site=SiteConfig(url="https://news.example.com"))
+    bot = Bot(api.token, base_url=api.url, base_file_url=api.url.replace("/bot", "/file/bot"))
+    try:
+        async with bot, open_sqlite(database) as storage:
+            channel = await storage.chats.target("telegram", "-1001234")
+            discord = await storage.chats.target("discord", "998877665544332211")
+            assert channel is not None
+            assert discord is not None
+            assert channel.options == TelegramOptions(7, is_silent=True, link_preview=False)
+            assert discord.options == DiscordOptions(123456789012345678, crosspost=True)
+            known = await storage.archive.records()
+            fixed = tuple(
+                replace(r, post=replace(r.post, title=r.post.title + " (수정)"))
+                for r in known.values()
+            )
+            plan = Plan(
+                records=fixed, pushes=tuple(NewPush(key, PushKind.CORRECTION) for key in known)
+            )
+            await storage.archive.record_scan(plan, (), now=clock.now(), site=None)
+            platform = TelegramPlatform(bot, config.telegram, clock)
+            delivery = Delivery(storage, {"telegram": platform}, config, clock)
+            while await delivery.run_once():
+                pass
+    finally:
+        await api.stop()
+    edits = sorted(
+        (method, int(params["chat_id"]), int(params["message_id"]))
+        for method, params in api.requests
+        if method.startswith("edit")
+    )
+    assert edits == [
+        ("editMessageCaption", -1001234, 2),
+        ("editMessageCaption", 111, 1),
+        ("editMessageText", -1001234, 3),
+        ("editMessageText", 111, 4),
+    ]
+    assert all("(수정)" in sent.text for sent in api.messages.values())
+    photos = {(chat, message_id): photo for chat, message_id, _, photo in SENT_BY_SCHEMA_2}
+    assert {key: sent.photo for key, sent in api.messages.items()} == photos

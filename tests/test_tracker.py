@@ -1,4 +1,4 @@
-"""The tracker on a real store and a fake clock: decisions written, scheduled posts woken on time."""
+"""The tracker on a real SQLite file and a fake clock: decisions written, scheduled posts woken on time."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from bot.config import BotSettings
 from bot.errors import PostError
 from bot.model import PostState, PushKind
 from bot.publish import Snapshot, Verdict
-from bot.store import Store
+from bot.sqlite import open_sqlite
 from bot.tracker import Tracker
 from tests.fakes import FakeClock, settle, until
 from tests.test_publish import post
@@ -26,7 +26,8 @@ async def test_a_scheduled_post_is_pushed_by_the_timer_not_a_rescan(tmp_path: Pa
     """With no new snapshot at all, the timer wakes at the post's date and pushes it."""
     clock = FakeClock(T0)
     database = tmp_path / "s.db"
-    async with Store.open(database) as store:
+    async with open_sqlite(database) as storage:
+        store = storage.archive
         tracker = Tracker(store, BotSettings(), clock)
         await tracker.sync(Snapshot(()))
         await tracker.sync(Snapshot((post("later", age=-timedelta(hours=2), at=T0),)))
@@ -51,7 +52,8 @@ async def test_an_earlier_schedule_wakes_the_timer_early(tmp_path: Path) -> None
     """A post scheduled sooner than the one the timer waits for is pushed first, on its time."""
     clock = FakeClock(T0)
     database = tmp_path / "s.db"
-    async with Store.open(database) as store:
+    async with open_sqlite(database) as storage:
+        store = storage.archive
         tracker = Tracker(store, BotSettings(), clock)
         await tracker.sync(Snapshot(()))
         late = post("late", age=-timedelta(hours=5), at=T0)
@@ -84,7 +86,8 @@ async def test_every_decision_and_refusal_is_logged_once(
     caplog.set_level(logging.INFO, logger="bot.tracker")
     clock = FakeClock(T0)
     broken = PostError("broken.md", "invalid YAML: could not find expected ':'", line=3)
-    async with Store.open(tmp_path / "s.db") as store:
+    async with open_sqlite(tmp_path / "s.db") as storage:
+        store = storage.archive
         told: list[str] = []
         tracker = Tracker(store, BotSettings(), clock, on_notice=told.append)
         await tracker.sync(Snapshot((post("a", at=T0),), (broken,)))
@@ -103,7 +106,8 @@ async def test_every_decision_and_refusal_is_logged_once(
 async def test_no_baseline_is_taken_while_the_folder_is_missing(tmp_path: Path) -> None:
     """A first start before the folder exists records nothing; the folder's arrival is the baseline."""
     clock = FakeClock(T0)
-    async with Store.open(tmp_path / "s.db") as store:
+    async with open_sqlite(tmp_path / "s.db") as storage:
+        store = storage.archive
         tracker = Tracker(store, BotSettings(), clock)
         assert (await tracker.sync(Snapshot((), is_complete=False))).is_empty
         assert await store.is_first_run()
@@ -119,7 +123,8 @@ async def test_a_new_site_address_updates_links_without_corrections(tmp_path: Pa
         '["https://news.example.com", "date", []]',
         '["http://localhost:4000", "date", []]',
     )
-    async with Store.open(tmp_path / "s.db") as store:
+    async with open_sqlite(tmp_path / "s.db") as storage:
+        store = storage.archive
         await Tracker(store, BotSettings(), clock, site=old_site).sync(Snapshot(()))
         pushed = await Tracker(store, BotSettings(), clock, site=old_site).sync(
             Snapshot((post("a", at=T0, url="https://news.example.com/a/"),))

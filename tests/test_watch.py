@@ -15,7 +15,7 @@ import pytest
 
 from bot.clock import SystemClock
 from bot.config import BotSettings, SiteConfig
-from bot.store import Store
+from bot.sqlite import open_sqlite
 from bot.tracker import Tracker
 from bot.watch import FolderView, watch_folder
 from tests.fakes import until
@@ -78,7 +78,8 @@ async def newsroom(
     )
     clock = SystemClock()
     room = Newsroom(posts, tmp_path / "sokbo.db")
-    async with Store.open(room.database) as store:
+    async with open_sqlite(room.database) as storage:
+        store = storage.archive
         tracker = Tracker(store, settings, clock)
         view = FolderView(site, clock=clock, settle_s=SETTLE_S)
         stop = asyncio.Event()

@@ -37,7 +37,7 @@ class ConsolePlatform:
     async def send(self, target: Target, message: Message) -> MessageRef:
         """Print a push."""
         self.show(render(message))
-        return MessageRef(NAME, target.address, str(next(self._ids)))
+        return MessageRef(NAME, target.address, next(self._ids))
 
     async def edit(self, ref: MessageRef, message: Message) -> None:
         """Print a correction: `[key] (edit) title` and the corrected post."""

@@ -28,7 +28,7 @@ from bot.errors import (
     Transient,
     Unknown,
 )
-from bot.model import Message, MessageRef, Target
+from bot.model import DiscordOptions, Message, MessageRef, Target
 from bot.ratelimit import Pacer
 from bot.render.discord import DiscordMessage, render
 
@@ -90,8 +90,10 @@ class DiscordPlatform:
     async def send(self, target: Target, message: Message) -> MessageRef:
         """Post the embed (and its local image as an attachment) to the channel."""
         shown, upload = self._render(message)
-        role = target.option("mention_role")
-        content, mentions = _mentions(int(str(role)) if role else None)
+        options = target.options
+        if not isinstance(options, DiscordOptions):
+            options = DiscordOptions()
+        content, mentions = _mentions(options.mention_role)
         parts: dict[str, Any] = {
             "embed": Embed.from_dict(shown.embed),
             "allowed_mentions": mentions,
@@ -104,14 +106,14 @@ class DiscordPlatform:
             sent = await self._channel(target.address).send(content, **parts)
         except (discord.DiscordException, aiohttp.ClientError, TimeoutError) as error:
             raise translate(error) from None
-        if target.option("crosspost"):
+        if options.crosspost:
             self._crosspost(sent)
-        return MessageRef(NAME, target.address, str(sent.id))
+        return MessageRef(NAME, target.address, sent.id)
 
     async def edit(self, ref: MessageRef, message: Message) -> None:
         """Edit the embed in place (a correction), uploading its local image again if any."""
         shown, upload = self._render(message)
-        partial = self._channel(ref.address).get_partial_message(int(ref.message_id))
+        partial = self._channel(ref.address).get_partial_message(ref.message_id)
         try:
             await partial.edit(
                 embed=Embed.from_dict(shown.embed), view=_button(shown),
@@ -123,7 +125,7 @@ class DiscordPlatform:
     async def delete(self, ref: MessageRef, message: Message) -> None:
         """Delete a sent message (a retraction)."""
         del message
-        partial = self._channel(ref.address).get_partial_message(int(ref.message_id))
+        partial = self._channel(ref.address).get_partial_message(ref.message_id)
         try:
             await partial.delete()
         except (discord.DiscordException, aiohttp.ClientError, TimeoutError) as error:

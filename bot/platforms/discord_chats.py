@@ -22,13 +22,13 @@ from bot.errors import PlatformError, SendError
 from bot.i18n import language_of
 from bot.lookup import complete_categories, complete_posts
 from bot.model import Reply
-from bot.outbox import Outbox
 from bot.platforms.discord import NAME, DiscordPlatform, translate
 from bot.platforms.discord_commands import KoreanDescriptions, register
 from bot.progress import follow_progress
 from bot.render.discord import reply_contents
 from bot.render.text import truncate
 from bot.replies import send_reply
+from bot.storage import Storage
 
 DEFER_AFTER_S = 1.5  # answer by then or defer: Discord drops an interaction unanswered in 3 s
 PROGRESS_FOR = timedelta(minutes=14)  # an interaction's reply may be edited for 15 minutes
@@ -46,7 +46,7 @@ class DiscordChats:
         self,
         platform: DiscordPlatform,
         commands: Commands,
-        outbox: Outbox,
+        storage: Storage,
         config: Config,
         clock: Clock,
         *,
@@ -55,7 +55,8 @@ class DiscordChats:
         self.platform = platform  # follow-ups and notices share its pacing
         self.client = client = platform.client
         self.commands = commands
-        self.outbox = outbox
+        self.chats = storage.chats
+        self.outbox = storage.outbox  # a /repost reply follows its push
         self.config = config
         self.clock = clock
         self.defer_after_s = defer_after_s
@@ -207,14 +208,14 @@ class DiscordChats:
         del interaction
         before, _, word = typed.rpartition(" ")
         prefix = f"{before} " if before.strip() else ""
-        records = (await self.commands.store.records()).values()
+        records = (await self.commands.archive.records()).values()
         names = [prefix + name for name in complete_categories(records, word, most=CHOICES)]
         return [Choice(name=name, value=name) for name in names if len(name) <= CHOICE_LENGTH]
 
     async def _complete_post(self, interaction: Interaction, typed: str) -> list[Choice[str]]:
         """Posts whose key or title holds what was typed, newest first, shown by title."""
         del interaction
-        records = (await self.commands.store.records()).values()
+        records = (await self.commands.archive.records()).values()
         choices = []
         for record in complete_posts(records, typed, most=CHOICES * 2):
             key = record.post.key
@@ -233,9 +234,9 @@ class DiscordChats:
         await self._gone(str(channel.id), "the channel was deleted")
 
     async def _gone(self, address: str, why: str) -> None:
-        target = await self.outbox.target(NAME, address)
+        target = await self.chats.target(NAME, address)
         if target is not None:
-            await self.outbox.deactivate(NAME, address, error=why, now=self.clock.now())
+            await self.chats.deactivate(NAME, address, error=why, now=self.clock.now())
             log.info("discord: channel %s gets no more pushes: %s", address, why)
 
 

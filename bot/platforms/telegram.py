@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 from pathlib import Path
@@ -39,7 +40,7 @@ from bot.errors import (
     Transient,
     Unknown,
 )
-from bot.model import Message, MessageRef, Target
+from bot.model import Message, MessageRef, Target, TelegramOptions
 from bot.ratelimit import Pacer
 from bot.render.telegram import TelegramMessage, render
 from bot.replies import send_reply
@@ -117,6 +118,7 @@ class TelegramPlatform:
         self.clock = clock
         self.pacer = Pacer(clock, per_second=settings.per_second, interval=PRIVATE_INTERVAL)
         self._file_ids: dict[str, str] = {}  # a local image uploaded once, reused for every chat
+        self._uploading: dict[str, asyncio.Lock] = {}  # the first send of an image uploads it
         self._refused: set[str] = set()  # images Telegram would not take: it remembers for days
 
     async def ready(self, target: Target) -> None:
@@ -172,23 +174,25 @@ class TelegramPlatform:
             except TelegramError as retry_error:
                 raise translate(retry_error) from None
         # The ref keeps what the message shows, so that a correction knows what to edit.
-        shown = f"photo:{call.photo_file or call.photo}" if call.method == "sendPhoto" else "text:"
-        return MessageRef(NAME, target.address, f"{sent.message_id}:{shown}")
+        photo = (call.photo_file or call.photo or "") if call.method == "sendPhoto" else None
+        return MessageRef(NAME, target.address, sent.message_id, photo)
 
     async def _send(self, call: TelegramMessage, target: Target) -> TelegramReply:
         chat_id = _chat_id(target.address)
-        thread = target.option("thread_id")
+        options = target.options
+        if not isinstance(options, TelegramOptions):
+            options = TelegramOptions()
         common: dict[str, Any] = {
             "chat_id": chat_id,
             "parse_mode": ParseMode.HTML,
             "reply_markup": _button(call),
-            "message_thread_id": thread if isinstance(thread, int) else None,
-            "disable_notification": bool(target.option("silent", False)),
+            "message_thread_id": options.thread_id,
+            "disable_notification": options.is_silent,
         }
         if call.method == "sendMessage":
             preview = (
                 LinkPreviewOptions(url=call.link_url, prefer_large_media=True)
-                if target.option("link_preview", True)
+                if options.link_preview
                 else LinkPreviewOptions(is_disabled=True)
             )
             return await self.bot.send_message(
@@ -197,30 +201,32 @@ class TelegramPlatform:
         if call.photo_file is None:
             assert call.photo is not None  # a sendPhoto has one or the other
             return await self.bot.send_photo(photo=call.photo, caption=call.text, **common)
-        cached = self._file_ids.get(call.photo_file)
-        if cached is not None:
-            return await self.bot.send_photo(photo=cached, caption=call.text, **common)
-        with Path(call.photo_file).open("rb") as image:
-            sent = await self.bot.send_photo(photo=image, caption=call.text, **common)
-        if sent.photo:
-            self._file_ids[call.photo_file] = sent.photo[-1].file_id
-        return sent
+        async with self._uploading.setdefault(call.photo_file, asyncio.Lock()):
+            # Sends to other chats wait for the first upload, then reuse its file_id.
+            cached = self._file_ids.get(call.photo_file)
+            if cached is None:
+                with Path(call.photo_file).open("rb") as image:
+                    sent = await self.bot.send_photo(photo=image, caption=call.text, **common)
+                if sent.photo:
+                    self._file_ids[call.photo_file] = sent.photo[-1].file_id
+                return sent
+        return await self.bot.send_photo(photo=cached, caption=call.text, **common)
 
     async def edit(self, ref: MessageRef, message: Message) -> None:
         """Edit a sent message (its image too when that changed); "not modified" is success."""
-        message_id, kind, image = [*ref.message_id.split(":", 2), "", ""][:3]
-        call = render(message, with_photo=kind == "photo")
-        chat_id, number, markup = _chat_id(ref.address), int(message_id), _button(call)
+        is_photo = ref.photo is not None
+        call = render(message, with_photo=is_photo)
+        chat_id, number, markup = _chat_id(ref.address), ref.message_id, _button(call)
         new_image = call.photo_file or call.photo
         try:
-            if kind == "photo" and new_image and new_image != image:
+            if is_photo and new_image and new_image != ref.photo:
                 media = InputMediaPhoto(
                     self._media(call), caption=call.text, parse_mode=ParseMode.HTML
                 )
                 await self.bot.edit_message_media(
                     media, chat_id=chat_id, message_id=number, reply_markup=markup
                 )
-            elif kind == "photo":
+            elif is_photo:
                 await self.bot.edit_message_caption(
                     chat_id=chat_id, message_id=number, caption=call.text,
                     parse_mode=ParseMode.HTML, reply_markup=markup,
@@ -245,9 +251,8 @@ class TelegramPlatform:
     async def delete(self, ref: MessageRef, message: Message) -> None:
         """Delete a sent message (a retraction)."""
         del message
-        message_id = int(ref.message_id.partition(":")[0])
         try:
-            await self.bot.delete_message(chat_id=_chat_id(ref.address), message_id=message_id)
+            await self.bot.delete_message(chat_id=_chat_id(ref.address), message_id=ref.message_id)
         except TelegramError as error:
             raise translate(error) from None
 

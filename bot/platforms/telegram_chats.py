@@ -18,9 +18,9 @@ from bot.commands import BY_NAME, TABLE, Caller, Commands, parse_command
 from bot.config import Config
 from bot.errors import PlatformError
 from bot.i18n import LANGUAGES, language_of
-from bot.outbox import Outbox
 from bot.platforms.telegram import NAME, TelegramPlatform
 from bot.progress import follow_progress
+from bot.storage import Storage
 
 ALLOWED_UPDATES = ["message", "channel_post", "my_chat_member"]  # edited messages never re-run
 PROGRESS_FOR = timedelta(minutes=30)  # how long a /repost reply is kept current
@@ -41,7 +41,7 @@ class TelegramChats:
         app: AnyApplication,
         platform: TelegramPlatform,
         commands: Commands,
-        outbox: Outbox,
+        storage: Storage,
         *,
         config: Config,
         clock: Clock,
@@ -49,7 +49,8 @@ class TelegramChats:
         self.app = app
         self.platform = platform  # replies and notices share its pacing
         self.commands = commands
-        self.outbox = outbox
+        self.chats = storage.chats
+        self.outbox = storage.outbox  # a /repost reply follows its push
         self.config = config
         self.clock = clock
         self._following: set[asyncio.Task[None]] = set()  # /repost replies being kept current
@@ -63,7 +64,7 @@ class TelegramChats:
         )
 
     async def start(self) -> None:
-        """Connect, register the menu and the static channels, and start polling."""
+        """Connect, register the menu, and start polling."""
         try:
             await self.app.initialize()
         except InvalidToken:  # its message quotes the token
@@ -76,16 +77,6 @@ class TelegramChats:
             await self.app.bot.set_my_commands(
                 entries, language_code=None if language == "en" else language
             )
-        for channel in self.config.telegram.channels:
-            options = {
-                "thread_id": channel.thread_id,
-                "silent": channel.silent,
-                "link_preview": channel.link_preview,
-            }
-            await self.outbox.subscribe(
-                NAME, str(channel.chat_id), channel.categories, now=self.clock.now(),
-                language=channel.language, is_static=True, kind="channel", options=options,
-            )  # fmt: skip
         await self.app.start()
         assert self.app.updater is not None  # built with one
         await self.app.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
@@ -182,7 +173,7 @@ class TelegramChats:
         change = update.my_chat_member
         if change is not None and change.new_chat_member.status in GONE_STATUSES:
             now: datetime = self.clock.now()
-            await self.outbox.deactivate(
+            await self.chats.deactivate(
                 NAME, str(change.chat.id), error="the bot was removed", now=now
             )
             log.info("telegram: removed from chat %s; it gets no more pushes", change.chat.id)
@@ -193,6 +184,4 @@ class TelegramChats:
         message = update.effective_message
         if message is None or message.migrate_to_chat_id is None:
             return
-        target = await self.outbox.target(NAME, str(message.chat.id))
-        if target is not None:
-            await self.outbox.move_target(target, str(message.migrate_to_chat_id))
+        await self.chats.move(NAME, str(message.chat.id), str(message.migrate_to_chat_id))

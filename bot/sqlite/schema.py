@@ -1,4 +1,4 @@
-"""The database schema, as numbered migrations applied in order at start (PRAGMA user_version)."""
+"""The SQLite schema, as numbered migrations applied in order at start (PRAGMA user_version)."""
 
 from __future__ import annotations
 
@@ -90,6 +90,40 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
     CREATE INDEX outbox_by_target ON outbox (target_id, status, id);
+    """,
+    # 3: typed target options and message references, in columns of their own instead of JSON.
+    """
+    ALTER TABLE targets ADD COLUMN thread_id INTEGER;            -- Telegram: a forum topic
+    ALTER TABLE targets ADD COLUMN is_silent INTEGER NOT NULL DEFAULT 0;     -- Telegram
+    ALTER TABLE targets ADD COLUMN link_preview INTEGER NOT NULL DEFAULT 1;  -- Telegram
+    ALTER TABLE targets ADD COLUMN mention_role INTEGER;         -- Discord: the role pinged
+    ALTER TABLE targets ADD COLUMN crosspost INTEGER NOT NULL DEFAULT 0;     -- Discord
+    UPDATE targets SET
+        thread_id = json_extract(options, '$.thread_id'),
+        is_silent = coalesce(json_extract(options, '$.silent'), 0),
+        link_preview = coalesce(json_extract(options, '$.link_preview'), 1),
+        mention_role = json_extract(options, '$.mention_role'),
+        crosspost = coalesce(json_extract(options, '$.crosspost'), 0)
+    WHERE json_valid(options);
+    ALTER TABLE targets DROP COLUMN options;
+    ALTER TABLE outbox ADD COLUMN ref_address TEXT;  -- where the sent message is
+    ALTER TABLE outbox ADD COLUMN ref_id INTEGER;    -- its id there
+    ALTER TABLE outbox ADD COLUMN ref_photo TEXT;    -- Telegram: the image it shows; NULL: text
+    -- A Telegram message_id was packed as "id:photo:image" or "id:text:"; the others are "id".
+    UPDATE outbox SET
+        ref_address = old.address,
+        ref_id = CAST(CASE WHEN old.colon > 0 THEN substr(old.packed, 1, old.colon - 1)
+                      ELSE old.packed END AS INTEGER),
+        ref_photo = CASE WHEN old.colon > 0 AND substr(old.packed, old.colon + 1, 6) = 'photo:'
+                    THEN substr(old.packed, old.colon + 7) END
+    FROM (
+        SELECT id, json_extract(message_ref, '$.address') AS address,
+               CAST(json_extract(message_ref, '$.message_id') AS TEXT) AS packed,
+               instr(CAST(json_extract(message_ref, '$.message_id') AS TEXT), ':') AS colon
+        FROM outbox WHERE message_ref IS NOT NULL AND json_valid(message_ref)
+    ) AS old
+    WHERE outbox.id = old.id;
+    ALTER TABLE outbox DROP COLUMN message_ref;
     """,
 )
 

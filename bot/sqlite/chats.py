@@ -1,0 +1,206 @@
+"""The chats on SQLite: targets, their options and subscriptions, static or by command."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+
+import aiosqlite
+
+from bot.model import DiscordOptions, Target, TargetOptions, TelegramOptions
+from bot.sqlite.connection import Database, stamp
+from bot.storage import StaticChat
+
+EVERY_POST = ""  # the subscription row that takes every post
+_ID = "(SELECT id FROM targets WHERE platform = ? AND address = ?)"
+
+
+class SqliteChats:
+    """Chats in the `targets` and `subscriptions` tables."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    async def target(self, platform: str, address: str) -> Target | None:
+        """A chat's target, if known (subscribed or not)."""
+        query = ANY_TARGET + " WHERE t.platform = ? AND t.address = ? GROUP BY t.id"
+        row = await self._database.one(query, (platform, address))
+        return None if row is None else target_of(row)
+
+    async def active_targets(self) -> list[Target]:
+        """Every active chat with at least one subscription."""
+        return [target_of(row) for row in await self._database.all(ACTIVE_TARGETS)]
+
+    async def subscribe(
+        self,
+        platform: str,
+        address: str,
+        categories: Sequence[str],
+        *,
+        now: datetime,
+        language: str | None = None,
+        kind: str = "",
+    ) -> Target:
+        """Subscribe a chat to every post (no categories) or to more categories; reactivate it."""
+        names = list(dict.fromkeys(categories))
+        async with self._database.write() as db:
+            await db.execute(
+                "INSERT INTO targets (platform, address, language, kind, created_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (platform, address) DO UPDATE SET "
+                "is_active = 1, language = coalesce(excluded.language, language), "
+                "kind = coalesce(nullif(excluded.kind, ''), kind)",
+                (platform, address, language, kind, stamp(now)),
+            )
+            if not names:
+                await _clear(db, platform, address)
+            await _add(db, platform, address, names)
+        return await self._known(platform, address)
+
+    async def unsubscribe(self, platform: str, address: str, categories: Sequence[str]) -> None:
+        """Remove some categories, or (none given) every subscription of a chat."""
+        async with self._database.write() as db:
+            if not categories:
+                await _clear(db, platform, address)
+            for name in categories:
+                await db.execute(
+                    f"DELETE FROM subscriptions WHERE target_id = {_ID} AND category = ?",
+                    (platform, address, name),
+                )
+
+    async def ensure_target(self, platform: str, address: str, *, now: datetime) -> Target:
+        """A chat's target, recorded (with no subscription) when new."""
+        async with self._database.write() as db:
+            await db.execute(
+                "INSERT OR IGNORE INTO targets (platform, address, created_at) VALUES (?, ?, ?)",
+                (platform, address, stamp(now)),
+            )
+        return await self._known(platform, address)
+
+    async def apply_static(
+        self, chats: Sequence[StaticChat], *, platforms: Sequence[str], now: datetime
+    ) -> int:
+        """Make `chats` exactly the static chats of `platforms`: subscribe them, demote the rest.
+
+        A chat taken out of the config loses its subscriptions (it gets no more pushes) and
+        returns to being an ordinary chat; return how many were.
+        """
+        listed = {(chat.platform, chat.address) for chat in chats}
+        async with self._database.write() as db:
+            for chat in chats:
+                await db.execute(_UPSERT_STATIC, _static_row(chat, now))
+                await _clear(db, chat.platform, chat.address)
+                await _add(db, chat.platform, chat.address, list(dict.fromkeys(chat.categories)))
+            marks = ", ".join("?" * len(platforms))
+            query = (
+                "SELECT id, platform, address FROM targets "
+                f"WHERE is_static = 1 AND platform IN ({marks})"
+            )
+            async with db.execute(query, tuple(platforms)) as cursor:
+                dropped = [row[0] async for row in cursor if (row[1], row[2]) not in listed]
+            for target_id in dropped:
+                await db.execute("DELETE FROM subscriptions WHERE target_id = ?", (target_id,))
+                await db.execute(_DEMOTE, (target_id,))
+        return len(dropped)
+
+    async def move(self, platform: str, address: str, new_address: str) -> None:
+        """Follow a chat to its new address (a migrated group), keeping its subscriptions."""
+        async with self._database.write() as db:
+            await db.execute(
+                "UPDATE targets SET address = ? WHERE platform = ? AND address = ?",
+                (new_address, platform, address),
+            )
+
+    async def deactivate(self, platform: str, address: str, *, error: str, now: datetime) -> None:
+        """Stop sending to a chat that is gone; its unfinished deliveries are rejected."""
+        async with self._database.write() as db:
+            await db.execute(
+                "UPDATE targets SET is_active = 0 WHERE platform = ? AND address = ?",
+                (platform, address),
+            )
+            await db.execute(
+                "UPDATE outbox SET status = 'rejected', last_error = ?, updated_at = ? "
+                f"WHERE status IN ('pending', 'retry', 'sending') AND target_id = {_ID}",
+                (error[:500], stamp(now), platform, address),
+            )
+
+    async def _known(self, platform: str, address: str) -> Target:
+        target = await self.target(platform, address)
+        assert target is not None  # just written
+        return target
+
+
+async def _clear(db: aiosqlite.Connection, platform: str, address: str) -> None:
+    """Remove every subscription of a chat."""
+    await db.execute(f"DELETE FROM subscriptions WHERE target_id = {_ID}", (platform, address))
+
+
+async def _add(db: aiosqlite.Connection, platform: str, address: str, names: list[str]) -> None:
+    """Add subscriptions (none named: every post); a category narrows an every-post one."""
+    for name in names or [EVERY_POST]:
+        await db.execute(
+            f"INSERT OR IGNORE INTO subscriptions (target_id, category) VALUES ({_ID}, ?)",
+            (platform, address, name),
+        )
+    if names:
+        await db.execute(
+            f"DELETE FROM subscriptions WHERE category = ? AND target_id = {_ID}",
+            (EVERY_POST, platform, address),
+        )
+
+
+_OPTION_COLUMNS = ("thread_id", "is_silent", "link_preview", "mention_role", "crosspost")
+_UPSERT_STATIC = (
+    "INSERT INTO targets (platform, address, language, kind, is_static, created_at, "
+    f"{', '.join(_OPTION_COLUMNS)}) VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (platform, address) DO UPDATE SET is_active = 1, is_static = 1, "
+    "language = excluded.language, kind = excluded.kind, "
+    + ", ".join(f"{column} = excluded.{column}" for column in _OPTION_COLUMNS)
+)
+
+_DEMOTE = (  # an ordinary chat again: the config's options go with its place in the config
+    "UPDATE targets SET is_static = 0, thread_id = NULL, is_silent = 0, link_preview = 1, "
+    "mention_role = NULL, crosspost = 0 WHERE id = ?"
+)
+
+
+def _static_row(chat: StaticChat, now: datetime) -> tuple[object, ...]:
+    telegram = chat.options if isinstance(chat.options, TelegramOptions) else TelegramOptions()
+    discord = chat.options if isinstance(chat.options, DiscordOptions) else DiscordOptions()
+    return (
+        chat.platform, chat.address, chat.language, chat.kind, stamp(now),
+        telegram.thread_id, int(telegram.is_silent), int(telegram.link_preview),
+        discord.mention_role, int(discord.crosspost),
+    )  # fmt: skip
+
+
+ANY_TARGET = (
+    "SELECT t.id, t.platform, t.address, t.language, t.is_static, t.kind, "
+    f"{', '.join('t.' + column for column in _OPTION_COLUMNS)}, "
+    "group_concat(s.category, char(31)) AS categories FROM targets t "
+    "LEFT JOIN subscriptions s ON s.target_id = t.id"
+)
+ACTIVE_TARGETS = ANY_TARGET.replace("LEFT JOIN", "JOIN") + " WHERE t.is_active = 1 GROUP BY t.id"
+
+
+def target_of(row: sqlite3.Row) -> Target:
+    names = tuple(name for name in str(row["categories"] or "").split("\x1f") if name)
+    return Target(
+        int(row["id"]),
+        str(row["platform"]),
+        str(row["address"]),
+        None if row["language"] is None else str(row["language"]),
+        names,
+        bool(row["is_static"]),
+        str(row["kind"] or ""),
+        _options(row),
+    )
+
+
+def _options(row: sqlite3.Row) -> TargetOptions:
+    """The typed options of the platforms that have some; None for the others."""
+    if row["platform"] == "telegram":
+        return TelegramOptions(row["thread_id"], bool(row["is_silent"]), bool(row["link_preview"]))
+    if row["platform"] == "discord":
+        return DiscordOptions(row["mention_role"], bool(row["crosspost"]))
+    return None

@@ -1,0 +1,39 @@
+"""The status summary on SQLite: what the posts, the outbox and the chats add up to."""
+
+from __future__ import annotations
+
+from bot.sqlite.archive import LAST_SCAN, SqliteArchive
+from bot.sqlite.chats import SqliteChats
+from bot.sqlite.connection import Database, get_meta, unstamp
+from bot.sqlite.outbox import PAUSED
+from bot.storage import Summary
+
+
+class SqliteReports:
+    """Counts over every table, for `sokbo status` and `/status`."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    async def summary(self) -> Summary:
+        """Gather what `sokbo status` and `/status` show."""
+        one, every = self._database.one, self._database.all
+        by_state = {
+            row[0]: int(row[1])
+            for row in await every("SELECT state, COUNT(*) FROM posts GROUP BY state")
+        }
+        query = "SELECT key, date FROM posts WHERE state = 'scheduled' ORDER BY date_utc, key"
+        scheduled = tuple((row[0], unstamp(row[1])) for row in await every(query))
+        pending = await one("SELECT COUNT(*) FROM pushes WHERE status = 'pending'")
+        rows = await every("SELECT status, COUNT(*) FROM outbox GROUP BY status")
+        last_scan = await get_meta(self._database.db, LAST_SCAN)
+        return Summary(
+            posts_by_state=by_state,
+            scheduled=scheduled,
+            refused=tuple((await SqliteArchive(self._database).refusals()).values()),
+            pushes_pending=int(pending[0]) if pending else 0,
+            deliveries={str(row[0]): int(row[1]) for row in rows},
+            targets=len(await SqliteChats(self._database).active_targets()),
+            is_paused=await get_meta(self._database.db, PAUSED) == "1",
+            last_scan=None if last_scan is None else unstamp(last_scan),
+        )

@@ -1,0 +1,260 @@
+"""What sokbo needs from storage, as domain operations a backend implements (SQLite today)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from bot.errors import BotError, PostError
+from bot.model import DeliveryStatus, MessageRef, PushKind, Record, Target, TargetOptions
+from bot.publish import Plan
+
+
+class StoreError(BotError):
+    """The database cannot be opened or is not one sokbo can use."""
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A refused file as stored: shown by status, told to admins once."""
+
+    path: str
+    reason: str
+    line: int | None
+    first_seen: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """What `sokbo status` and `/status` show."""
+
+    posts_by_state: Mapping[str, int]
+    scheduled: tuple[tuple[str, datetime], ...]
+    refused: tuple[Refusal, ...]
+    pushes_pending: int  # queued, not yet fanned out to chats
+    deliveries: Mapping[str, int]  # outbox rows by status
+    targets: int  # chats that get pushes
+    is_paused: bool
+    last_scan: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class StaticChat:
+    """A chat the config subscribes (the console, `[[telegram.channels]]` …)."""
+
+    platform: str
+    address: str
+    categories: tuple[str, ...]  # empty: every post
+    language: str | None
+    kind: str
+    options: TargetOptions = None
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One claimed delivery, with what its worker needs."""
+
+    row_id: int
+    kind: PushKind
+    key: str
+    target: Target
+    attempts: int
+    refs: tuple[MessageRef, ...]  # the messages a correction edits or a retraction deletes
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """How far a push's delivery has come."""
+
+    sent: int
+    failed: int  # dead, rejected or cancelled: done, not delivered
+    total: int
+
+    @property
+    def is_done(self) -> bool:
+        """Every delivery has ended, one way or the other."""
+        return self.sent + self.failed >= self.total
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """One delivery (a push to one chat) as it stands: for status and for tests."""
+
+    push_id: int
+    kind: PushKind
+    key: str
+    platform: str
+    address: str
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime  # when a waiting delivery is due
+    last_error: str | None
+    ref: MessageRef | None
+
+
+class Archive(Protocol):
+    """The posts as last read, the refused files, and each scan's decisions."""
+
+    async def records(self) -> dict[str, Record]:
+        """Every known post, by key."""
+        ...
+
+    async def record(self, key: str) -> Record | None:
+        """Post `key`, if known."""
+        ...
+
+    async def newest(self, count: int, *, category: str | None = None) -> list[Record]:
+        """Up to `count` published posts, newest first, optionally in one (folded) category."""
+        ...
+
+    async def refusals(self) -> dict[str, Refusal]:
+        """The refused files, by path."""
+        ...
+
+    async def is_first_run(self) -> bool:
+        """Whether no scan was ever recorded (the archive is not yet baselined)."""
+        ...
+
+    async def recent_alerts(self, now: datetime) -> int:
+        """First alerts created within the burst window before `now`."""
+        ...
+
+    async def site(self) -> str | None:
+        """The site identity the stored links were made with, once recorded."""
+        ...
+
+    async def record_scan(
+        self, plan: Plan, refused: Iterable[PostError], *, now: datetime, site: str | None
+    ) -> None:
+        """Write a scan's decisions, its refusals and (if given) the site, all or nothing."""
+        ...
+
+
+class Chats(Protocol):
+    """The chats that get pushes, and what each subscribed to."""
+
+    async def target(self, platform: str, address: str) -> Target | None:
+        """A chat's target, if known (subscribed or not)."""
+        ...
+
+    async def active_targets(self) -> list[Target]:
+        """Every active chat with at least one subscription."""
+        ...
+
+    async def subscribe(
+        self,
+        platform: str,
+        address: str,
+        categories: Sequence[str],
+        *,
+        now: datetime,
+        language: str | None = None,
+        kind: str = "",
+    ) -> Target:
+        """Subscribe a chat to every post (no categories) or to more categories; reactivate it."""
+        ...
+
+    async def unsubscribe(self, platform: str, address: str, categories: Sequence[str]) -> None:
+        """Remove some categories, or (none given) every subscription of a chat."""
+        ...
+
+    async def ensure_target(self, platform: str, address: str, *, now: datetime) -> Target:
+        """A chat's target, recorded (with no subscription) when new."""
+        ...
+
+    async def apply_static(
+        self, chats: Sequence[StaticChat], *, platforms: Sequence[str], now: datetime
+    ) -> int:
+        """Make `chats` exactly the static chats of `platforms`; return how many others were.
+
+        A static chat taken out of the config loses its subscriptions: it gets no more pushes.
+        """
+        ...
+
+    async def move(self, platform: str, address: str, new_address: str) -> None:
+        """Follow a chat to its new address (a migrated group), keeping its subscriptions."""
+        ...
+
+    async def deactivate(self, platform: str, address: str, *, error: str, now: datetime) -> None:
+        """Stop sending to a chat that is gone; its unfinished deliveries are rejected."""
+        ...
+
+
+class Outbox(Protocol):
+    """Pushes and their deliveries: queued, fanned out to chats, claimed, sent or failed."""
+
+    async def queue(
+        self, key: str, kind: PushKind, *, now: datetime, only: Target | None = None
+    ) -> int | None:
+        """Queue a push of post `key` (to chat `only`, if given); its id, or None if unknown."""
+        ...
+
+    async def cancel_unsent(self, key: str, *, now: datetime) -> None:
+        """Cancel post `key`'s pushes not yet sent (not its retractions)."""
+        ...
+
+    async def fan_out(self, *, now: datetime) -> int:
+        """Turn every queued push into one delivery per chat it reaches; return how many."""
+        ...
+
+    async def claim(self, *, now: datetime, platforms: Sequence[str], limit: int) -> list[Job]:
+        """Claim due deliveries, oldest first, one per chat at a time; none but retractions
+        while paused."""
+        ...
+
+    async def sent(self, job: Job, ref: MessageRef | None, *, now: datetime) -> None:
+        """Record a delivered job (with the message it made, for later edits)."""
+        ...
+
+    async def failed(
+        self,
+        job: Job,
+        *,
+        status: DeliveryStatus,
+        error: str,
+        now: datetime,
+        retry_at: datetime | None = None,
+        counts: bool = True,
+    ) -> None:
+        """Record a failed attempt: retry at `retry_at`, dead, rejected or cancelled."""
+        ...
+
+    async def reset_in_flight(self, *, now: datetime) -> int:
+        """At start: deliveries a crash left in flight go again; return how many."""
+        ...
+
+    async def prune(self, *, now: datetime, window: timedelta) -> int:
+        """Forget finished deliveries older than the edit window; return how many."""
+        ...
+
+    async def progress(self, push_id: int) -> Progress | None:
+        """How far a push has come, or None while it is not fanned out yet."""
+        ...
+
+    async def deliveries(self, *, key: str | None = None) -> list[Delivered]:
+        """Every delivery (of post `key`), oldest first."""
+        ...
+
+    async def set_paused(self, is_paused: bool) -> None:
+        """Hold every push but retractions, or let them go again."""
+        ...
+
+
+class Reports(Protocol):
+    """What the service's state adds up to."""
+
+    async def summary(self) -> Summary:
+        """Gather what `sokbo status` and `/status` show."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Storage:
+    """One backend's parts, built once by the composition root and handed to their users."""
+
+    archive: Archive
+    chats: Chats
+    outbox: Outbox
+    reports: Reports

@@ -11,19 +11,11 @@ from typing import Protocol
 
 from bot.clock import Clock, sleep_or
 from bot.config import Config
-from bot.errors import (
-    MessageGone,
-    RateLimited,
-    Rejected,
-    Scope,
-    SendError,
-    TargetGone,
-    TargetMoved,
-    Transient,
-)
+from bot.errors import MessageGone, SendError, Transient
+from bot.fanout import fan_out
 from bot.model import DeliveryStatus, Message, MessageRef, PostState, PushKind, Target
+from bot.outcome import Outcome, judge
 from bot.render.message import to_message
-from bot.retry import next_attempt
 from bot.storage import Job, Storage
 
 TICK_S = 0.25  # how often the queue is looked at: work queued from the shell starts within this
@@ -69,7 +61,6 @@ class Delivery:
         rng: random.Random | None = None,
         on_notice: Callable[[str], None] = lambda _text: None,
     ) -> None:
-        self.archive = storage.archive
         self.chats = storage.chats
         self.outbox = storage.outbox
         self.on_notice = on_notice  # tells admins of dead rows
@@ -85,10 +76,18 @@ class Delivery:
         """Look at the queue now (a push was just queued)."""
         self._nudged.set()
 
+    async def fan_out(self) -> int:
+        """Give each queued push its deliveries, one per chat it reaches; return how many."""
+        if not (queued := await self.outbox.queued()):
+            return 0
+        targets = await self.chats.active_targets()
+        plan = {push.push_id: fan_out(push, targets) for push in queued}
+        return await self.outbox.fan_out(plan, now=self.clock.now())
+
     async def claim(self, limit: int = MAX_IN_FLIGHT) -> list[Job]:
-        """Fan out pending pushes and claim up to `limit` rows due now on unheld platforms."""
+        """Fan out queued pushes and claim up to `limit` deliveries due now on unheld platforms."""
+        await self.fan_out()
         now = self.clock.now()
-        await self.outbox.fan_out(now=now)
         ready = [name for name in self.platforms if self.held_until.get(name, now) <= now]
         return await self.outbox.claim(now=now, platforms=ready, limit=limit)
 
@@ -131,16 +130,12 @@ class Delivery:
                 log.info("pruned %d delivered rows older than the edit window", pruned)
 
     async def deliver(self, job: Job) -> None:
-        """Send one row and record what happened; a failure stays on that row."""
+        """Send one delivery and record what happened; a failure stays on that delivery."""
         platform = self.platforms[job.target.platform]
-        record = await self.archive.record(job.key)
-        now = self.clock.now()
-        if record is None or (
-            job.kind is not PushKind.RETRACTION and record.state is not PostState.PUBLISHED
-        ):
-            await self.outbox.failed(
-                job, status=DeliveryStatus.CANCELLED, error="post hidden", now=now
-            )
+        record = job.record
+        if job.kind is not PushKind.RETRACTION and record.state is not PostState.PUBLISHED:
+            hidden = Outcome(DeliveryStatus.CANCELLED, job.attempts, "post hidden")
+            await self.outbox.failed(job, hidden, now=self.clock.now())
             return
         language = job.target.language or self.config.bot.language
         message = to_message(record.post, kind=job.kind, site=self.config.site, language=language)
@@ -173,42 +168,32 @@ class Delivery:
         return None
 
     async def _failed(self, job: Job, error: SendError) -> None:
-        now = self.clock.now()
-        where = f"post={job.key} to={job.target.platform}:{job.target.address}"
-        if isinstance(error, TargetGone):
-            await self.chats.deactivate(
-                job.target.platform, job.target.address, error=str(error), now=now
-            )
-            log.warning("target gone %s: %s", where, error)
-            return
-        if isinstance(error, TargetMoved):  # follow it; the retry below goes at once, uncounted
-            await self.chats.move(job.target.platform, job.target.address, error.address)
-            log.info("target moved %s: %s", where, error)
-        if isinstance(error, RateLimited) and error.scope is Scope.PLATFORM:
-            self.held_until[job.target.platform] = now + error.after
-        retry_at = next_attempt(
-            error,
-            attempts=job.attempts,
-            max_attempts=self.config.bot.max_attempts,
-            now=now,
-            rng=self.rng,
-        )
-        counts = not isinstance(error, RateLimited | TargetMoved)
-        if retry_at is not None:
-            await self.outbox.failed(
-                job,
-                status=DeliveryStatus.RETRY,
-                error=str(error),
-                now=now,
-                retry_at=retry_at,
-                counts=counts,
-            )
-            log.info(
-                "retry %s attempt=%d at=%s: %s", where, job.attempts, retry_at.isoformat(), error
-            )
-            return
-        status = DeliveryStatus.REJECTED if isinstance(error, Rejected) else DeliveryStatus.DEAD
-        await self.outbox.failed(job, status=status, error=str(error), now=now)
-        log.warning("%s %s attempt=%d: %s", status, where, job.attempts, error)
-        if status is DeliveryStatus.DEAD:
-            self.on_notice(f"dead after {job.attempts} attempts: {where}: {error}")
+        now, platform = self.clock.now(), job.target.platform
+        outcome = judge(
+            error, attempts=job.attempts, max_attempts=self.config.bot.max_attempts, now=now,
+            held_until=self.held_until.get(platform), rng=self.rng,
+        )  # fmt: skip
+        if outcome.hold_platform_until is not None:
+            self.held_until[platform] = outcome.hold_platform_until
+        await self.outbox.failed(job, outcome, now=now)
+        _log_failure(job, outcome)
+        if outcome.status is DeliveryStatus.DEAD:
+            self.on_notice(f"dead after {job.attempts} attempts: {_where(job)}: {outcome.error}")
+
+
+def _where(job: Job) -> str:
+    return f"post={job.key} to={job.target.platform}:{job.target.address}"
+
+
+def _log_failure(job: Job, outcome: Outcome) -> None:
+    """One line per failed attempt, by what becomes of it."""
+    where, why = _where(job), outcome.error
+    if outcome.is_gone:
+        log.warning("target gone %s: %s", where, why)
+    elif outcome.moved_to is not None:
+        log.info("target moved %s: %s", where, why)
+    elif outcome.retry_at is not None:
+        at = outcome.retry_at.isoformat()
+        log.info("retry %s attempt=%d at=%s: %s", where, job.attempts, at, why)
+    else:
+        log.warning("%s %s attempt=%d: %s", outcome.status, where, job.attempts, why)

@@ -8,7 +8,9 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.errors import BotError, PostError
+from bot.fanout import QueuedPush
 from bot.model import DeliveryStatus, MessageRef, PushKind, Record, Target, TargetOptions
+from bot.outcome import Outcome
 from bot.publish import Plan
 
 
@@ -58,10 +60,15 @@ class Job:
 
     row_id: int
     kind: PushKind
-    key: str
+    record: Record  # its post, as stored when claimed
     target: Target
-    attempts: int
+    attempts: int  # this one included
     refs: tuple[MessageRef, ...]  # the messages a correction edits or a retraction deletes
+
+    @property
+    def key(self) -> str:
+        """Its post's key."""
+        return self.record.post.key
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,8 +202,12 @@ class Outbox(Protocol):
         """Cancel post `key`'s pushes not yet sent (not its retractions)."""
         ...
 
-    async def fan_out(self, *, now: datetime) -> int:
-        """Turn every queued push into one delivery per chat it reaches; return how many."""
+    async def queued(self) -> list[QueuedPush]:
+        """The pushes not yet fanned out, oldest first."""
+        ...
+
+    async def fan_out(self, chats: Mapping[int, Sequence[int]], *, now: datetime) -> int:
+        """Write each queued push's deliveries, one per chat id given; return how many are new."""
         ...
 
     async def claim(self, *, now: datetime, platforms: Sequence[str], limit: int) -> list[Job]:
@@ -208,17 +219,8 @@ class Outbox(Protocol):
         """Record a delivered job (with the message it made, for later edits)."""
         ...
 
-    async def failed(
-        self,
-        job: Job,
-        *,
-        status: DeliveryStatus,
-        error: str,
-        now: datetime,
-        retry_at: datetime | None = None,
-        counts: bool = True,
-    ) -> None:
-        """Record a failed attempt: retry at `retry_at`, dead, rejected or cancelled."""
+    async def failed(self, job: Job, outcome: Outcome, *, now: datetime) -> None:
+        """Record a failed attempt as judged, with what it does to its chat (gone, moved)."""
         ...
 
     async def reset_in_flight(self, *, now: datetime) -> int:

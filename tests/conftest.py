@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import SiteConfig
+from bot.fanout import fan_out
 from bot.model import Post
 from bot.posts import parse_post
 from bot.sqlite import open_sqlite
@@ -35,6 +36,13 @@ def open_storage(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
     assert request.param == "sqlite"
     database = tmp_path / "sokbo.db"
     return lambda: open_sqlite(database)
+
+
+async def fan_out_queued(storage: Storage, *, now: datetime = NOW) -> int:
+    """Give every queued push its deliveries, as delivery does before each claim."""
+    targets = await storage.chats.active_targets()
+    plan = {push.push_id: fan_out(push, targets) for push in await storage.outbox.queued()}
+    return await storage.outbox.fan_out(plan, now=now)
 
 
 @pytest.fixture

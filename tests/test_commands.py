@@ -19,7 +19,7 @@ from bot.model import PostState, Record
 from bot.publish import Plan
 from bot.sqlite import open_sqlite
 from bot.storage import Storage
-from tests.conftest import Opener
+from tests.conftest import Opener, fan_out_queued
 from tests.fakes import FakeClock
 from tests.test_publish import post
 
@@ -237,7 +237,7 @@ async def test_repost_everywhere_or_here(open_storage: Opener) -> None:
             await ask(commands, "/repost https://news.example.com/c/ here", ADMIN)
             == "Reposting c here."
         )
-        assert await storage.outbox.fan_out(now=T0) == 2
+        assert await fan_out_queued(storage, now=T0) == 2
         assert [(d.key, d.kind, d.address) for d in await storage.outbox.deliveries()] == [
             ("b", "repost", "reader-chat"),
             ("c", "repost", "admin-chat"),
@@ -250,7 +250,7 @@ async def test_retract_cancels_and_queues_a_retraction(open_storage: Opener) -> 
     async with newsroom(open_storage) as (commands, storage, _):
         await ask(commands, "/subscribe")
         await ask(commands, "/repost a", ADMIN)
-        await storage.outbox.fan_out(now=T0)
+        await fan_out_queued(storage, now=T0)
         await ask(commands, "/repost a", ADMIN)
         assert (await ask(commands, "/retract a", ADMIN)).startswith("Retracting a")
         assert [(d.kind, d.status) for d in await storage.outbox.deliveries()] == [

@@ -16,9 +16,10 @@ from bot.model import (
     Record,
     TelegramOptions,
 )
+from bot.outcome import Outcome
 from bot.publish import Plan
 from bot.storage import StaticChat, Storage
-from tests.conftest import Opener
+from tests.conftest import Opener, fan_out_queued
 from tests.test_publish import post
 
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
@@ -82,19 +83,13 @@ async def test_pushes_are_created_and_cancelled_with_their_deliveries(open_stora
         await scan(storage, Plan(records=(record("a"),), pushes=(NewPush("a", ALERT),)))
         assert await storage.archive.recent_alerts(T0 + timedelta(seconds=59)) == 1
         assert await storage.archive.recent_alerts(T0 + timedelta(seconds=61)) == 0
-        assert await storage.outbox.fan_out(now=T0) == 3
+        assert await fan_out_queued(storage, now=T0) == 3
         jobs = await storage.outbox.claim(now=T0, platforms=["fake"], limit=10)
         by_address = {job.target.address: job for job in jobs}
         await storage.outbox.sent(by_address["sent"], MessageRef("fake", "sent", 1), now=T0)
-        retry_at = T0 + timedelta(minutes=1)
-        await storage.outbox.failed(
-            by_address["retrying"], status=DeliveryStatus.RETRY, error="502", now=T0,
-            retry_at=retry_at,
-        )  # fmt: skip
-        await storage.outbox.failed(
-            by_address["waiting"], status=DeliveryStatus.RETRY, error="502", now=T0,
-            retry_at=retry_at,
-        )  # fmt: skip
+        retry = Outcome(DeliveryStatus.RETRY, 1, "502", retry_at=T0 + timedelta(minutes=1))
+        await storage.outbox.failed(by_address["retrying"], retry, now=T0)
+        await storage.outbox.failed(by_address["waiting"], retry, now=T0)
         await scan(storage, Plan(pushes=(NewPush("a", PushKind.CORRECTION),)))
         await scan(storage, Plan(cancelled=("a",)), now=T0 + timedelta(minutes=1))
         summary = await storage.reports.summary()
@@ -116,7 +111,7 @@ async def test_a_rename_keeps_the_post_and_its_pushes(open_storage: Opener) -> N
         moved = record("new", post=replace(post("old", at=T0), key="new"))
         await scan(storage, Plan(records=(moved,), renames=(("old", "new"),)))
         assert set(await storage.archive.records()) == {"new"}
-        await storage.outbox.fan_out(now=T0)
+        await fan_out_queued(storage, now=T0)
         assert [d.key for d in await storage.outbox.deliveries()] == ["new"]
 
 
@@ -201,7 +196,7 @@ async def test_a_gone_chat_is_deactivated_and_its_deliveries_rejected(open_stora
         await storage.chats.subscribe("fake", "gone", (), now=T0)
         await storage.chats.subscribe("fake", "here", (), now=T0)
         await scan(storage, Plan(records=(record("a"),), pushes=(NewPush("a", ALERT),)))
-        await storage.outbox.fan_out(now=T0)
+        await fan_out_queued(storage, now=T0)
         await storage.chats.deactivate("fake", "gone", error="the bot was removed", now=T0)
         assert [t.address for t in await storage.chats.active_targets()] == ["here"]
         assert [(d.address, d.status, d.last_error) for d in await storage.outbox.deliveries()] == [
@@ -220,7 +215,7 @@ async def test_a_moved_chat_keeps_its_subscription_and_messages(open_storage: Op
         plan = Plan(records=(record("a", post=post("a", at=T0, categories=("경제",))),),
                     pushes=(NewPush("a", ALERT),))  # fmt: skip
         await scan(storage, plan)
-        await storage.outbox.fan_out(now=T0)
+        await fan_out_queued(storage, now=T0)
         [job] = await storage.outbox.claim(now=T0, platforms=["telegram"], limit=5)
         photo = MessageRef("telegram", "-1", 10, "https://img.example.com/a.jpg")
         await storage.outbox.sent(job, photo, now=T0)
@@ -228,7 +223,7 @@ async def test_a_moved_chat_keeps_its_subscription_and_messages(open_storage: Op
         [moved] = await storage.chats.active_targets()
         assert (moved.address, moved.categories) == ("-1009", ("경제",))
         await scan(storage, Plan(pushes=(NewPush("a", PushKind.CORRECTION),)))
-        await storage.outbox.fan_out(now=T0)
+        await fan_out_queued(storage, now=T0)
         [edit] = await storage.outbox.claim(now=T0, platforms=["telegram"], limit=5)
         assert (edit.kind, edit.target.address, edit.refs) == (
             PushKind.CORRECTION,
@@ -248,13 +243,13 @@ async def test_progress_and_pause(open_storage: Opener) -> None:
         assert await storage.outbox.queue("missing", PushKind.REPOST, now=T0) is None
         assert await storage.outbox.progress(push) is None  # not fanned out yet
         await storage.outbox.set_paused(True)
-        await storage.outbox.fan_out(now=T0)
+        await fan_out_queued(storage, now=T0)
         assert await storage.outbox.claim(now=T0, platforms=["fake"], limit=5) == []
         assert (await storage.reports.summary()).is_paused
         await storage.outbox.set_paused(False)
         first, second = await storage.outbox.claim(now=T0, platforms=["fake"], limit=5)
         await storage.outbox.sent(first, MessageRef("fake", "a", 1), now=T0)
-        await storage.outbox.failed(second, status=DeliveryStatus.DEAD, error="x", now=T0)
+        await storage.outbox.failed(second, Outcome(DeliveryStatus.DEAD, 5, "x"), now=T0)
         progress = await storage.outbox.progress(push)
         assert progress is not None
         assert (progress.sent, progress.failed, progress.total, progress.is_done) == (1, 1, 2, True)
@@ -272,7 +267,7 @@ async def test_in_flight_deliveries_go_again_and_old_ones_are_pruned(open_storag
         for address in ("a", "b"):
             await storage.chats.subscribe("fake", address, (), now=T0)
         await scan(storage, Plan(records=(record("p"),), pushes=(NewPush("p", ALERT),)))
-        await storage.outbox.fan_out(now=T0)
+        await fan_out_queued(storage, now=T0)
         first, _ = await storage.outbox.claim(now=T0, platforms=["fake"], limit=5)
         await storage.outbox.sent(first, MessageRef("fake", "a", 1), now=T0)
     async with open_storage() as storage:  # the other one was in flight when sokbo stopped

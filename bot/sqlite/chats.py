@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 
 import aiosqlite
 
-from bot.model import DiscordOptions, Target, TargetOptions, TelegramOptions
+from bot.model import DiscordOptions, Target, TelegramOptions
 from bot.sqlite.connection import Database, stamp
+from bot.sqlite.rows import ACTIVE_TARGETS, ANY_TARGET, OPTION_COLUMNS, target_of
 from bot.storage import StaticChat
 
 EVERY_POST = ""  # the subscription row that takes every post
@@ -106,28 +106,39 @@ class SqliteChats:
     async def move(self, platform: str, address: str, new_address: str) -> None:
         """Follow a chat to its new address (a migrated group), keeping its subscriptions."""
         async with self._database.write() as db:
-            await db.execute(
-                "UPDATE targets SET address = ? WHERE platform = ? AND address = ?",
-                (new_address, platform, address),
-            )
+            await move(db, platform, address, new_address)
 
     async def deactivate(self, platform: str, address: str, *, error: str, now: datetime) -> None:
         """Stop sending to a chat that is gone; its unfinished deliveries are rejected."""
         async with self._database.write() as db:
-            await db.execute(
-                "UPDATE targets SET is_active = 0 WHERE platform = ? AND address = ?",
-                (platform, address),
-            )
-            await db.execute(
-                "UPDATE outbox SET status = 'rejected', last_error = ?, updated_at = ? "
-                f"WHERE status IN ('pending', 'retry', 'sending') AND target_id = {_ID}",
-                (error[:500], stamp(now), platform, address),
-            )
+            await deactivate(db, platform, address, error=error, now=now)
 
     async def _known(self, platform: str, address: str) -> Target:
         target = await self.target(platform, address)
         assert target is not None  # just written
         return target
+
+
+async def deactivate(
+    db: aiosqlite.Connection, platform: str, address: str, *, error: str, now: datetime
+) -> None:
+    """Deactivate a chat and reject its unfinished deliveries, in the caller's transaction."""
+    await db.execute(
+        "UPDATE targets SET is_active = 0 WHERE platform = ? AND address = ?", (platform, address)
+    )
+    await db.execute(
+        "UPDATE outbox SET status = 'rejected', last_error = ?, updated_at = ? "
+        f"WHERE status IN ('pending', 'retry', 'sending') AND target_id = {_ID}",
+        (error[:500], stamp(now), platform, address),
+    )
+
+
+async def move(db: aiosqlite.Connection, platform: str, address: str, new_address: str) -> None:
+    """Give a chat its new address, in the caller's transaction."""
+    await db.execute(
+        "UPDATE targets SET address = ? WHERE platform = ? AND address = ?",
+        (new_address, platform, address),
+    )
 
 
 async def _clear(db: aiosqlite.Connection, platform: str, address: str) -> None:
@@ -149,13 +160,12 @@ async def _add(db: aiosqlite.Connection, platform: str, address: str, names: lis
         )
 
 
-_OPTION_COLUMNS = ("thread_id", "is_silent", "link_preview", "mention_role", "crosspost")
 _UPSERT_STATIC = (
     "INSERT INTO targets (platform, address, language, kind, is_static, created_at, "
-    f"{', '.join(_OPTION_COLUMNS)}) VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?) "
+    f"{', '.join(OPTION_COLUMNS)}) VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (platform, address) DO UPDATE SET is_active = 1, is_static = 1, "
     "language = excluded.language, kind = excluded.kind, "
-    + ", ".join(f"{column} = excluded.{column}" for column in _OPTION_COLUMNS)
+    + ", ".join(f"{column} = excluded.{column}" for column in OPTION_COLUMNS)
 )
 
 _DEMOTE = (  # an ordinary chat again: the config's options go with its place in the config
@@ -172,35 +182,3 @@ def _static_row(chat: StaticChat, now: datetime) -> tuple[object, ...]:
         telegram.thread_id, int(telegram.is_silent), int(telegram.link_preview),
         discord.mention_role, int(discord.crosspost),
     )  # fmt: skip
-
-
-ANY_TARGET = (
-    "SELECT t.id, t.platform, t.address, t.language, t.is_static, t.kind, "
-    f"{', '.join('t.' + column for column in _OPTION_COLUMNS)}, "
-    "group_concat(s.category, char(31)) AS categories FROM targets t "
-    "LEFT JOIN subscriptions s ON s.target_id = t.id"
-)
-ACTIVE_TARGETS = ANY_TARGET.replace("LEFT JOIN", "JOIN") + " WHERE t.is_active = 1 GROUP BY t.id"
-
-
-def target_of(row: sqlite3.Row) -> Target:
-    names = tuple(name for name in str(row["categories"] or "").split("\x1f") if name)
-    return Target(
-        int(row["id"]),
-        str(row["platform"]),
-        str(row["address"]),
-        None if row["language"] is None else str(row["language"]),
-        names,
-        bool(row["is_static"]),
-        str(row["kind"] or ""),
-        _options(row),
-    )
-
-
-def _options(row: sqlite3.Row) -> TargetOptions:
-    """The typed options of the platforms that have some; None for the others."""
-    if row["platform"] == "telegram":
-        return TelegramOptions(row["thread_id"], bool(row["is_silent"]), bool(row["link_preview"]))
-    if row["platform"] == "discord":
-        return DiscordOptions(row["mention_role"], bool(row["crosspost"]))
-    return None

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 import aiosqlite
 
-from bot.lookup import reaches
+from bot.fanout import FIRST_SENDS, QueuedPush
 from bot.model import DeliveryStatus, MessageRef, PushKind, Target
-from bot.sqlite.chats import ACTIVE_TARGETS, ANY_TARGET, target_of
+from bot.outcome import Outcome
+from bot.sqlite.chats import deactivate, move
 from bot.sqlite.connection import Database, get_meta, set_meta, stamp, unstamp
+from bot.sqlite.rows import ANY_TARGET, record_of, target_of
 from bot.storage import Delivered, Job, Progress
 
 PAUSED = "paused"  # meta: "1" while pushes (but retractions) are held
-ERROR_CHARS = 500  # of a platform's error kept on its row
-FIRST_SENDS = (PushKind.ALERT, PushKind.REPOST)  # the pushes that make a message
 
 
 async def cancel_unsent(db: aiosqlite.Connection, key: str, *, now: datetime) -> None:
@@ -58,35 +58,50 @@ class SqliteOutbox:
         async with self._database.write() as db:
             await cancel_unsent(db, key, now=now)
 
-    async def fan_out(self, *, now: datetime) -> int:
-        """Turn every queued push into one delivery per chat it reaches; return how many."""
+    async def queued(self) -> list[QueuedPush]:
+        """The pushes not yet fanned out, oldest first."""
         query = (
-            "SELECT p.id, p.kind, p.only_target, p.post_id, posts.categories FROM pushes p "
-            "JOIN posts ON posts.id = p.post_id WHERE p.status = 'pending' ORDER BY p.id"
+            "SELECT p.id, p.kind, posts.key, posts.categories, p.only_target, p.post_id "
+            "FROM pushes p JOIN posts ON posts.id = p.post_id WHERE p.status = 'pending' "
+            "ORDER BY p.id"
         )
-        if not (pushes := await self._database.all(query)):
-            return 0
-        subscribed = [target_of(row) for row in await self._database.all(ACTIVE_TARGETS)]
+        pushes = []
+        for push_id, kind, key, categories, only, post_id in await self._database.all(query):
+            reached = () if kind in FIRST_SENDS else await self._reached(post_id)
+            pushes.append(
+                QueuedPush(
+                    push_id, PushKind(kind), key, tuple(json.loads(categories)), only, reached
+                )
+            )
+        return pushes
+
+    async def _reached(self, post_id: int) -> tuple[int, ...]:
+        """Active chats holding a sent message of this post (subscribed or not)."""
+        query = (
+            "SELECT DISTINCT o.target_id FROM outbox o JOIN pushes p ON p.id = o.push_id "
+            "JOIN targets t ON t.id = o.target_id WHERE p.post_id = ? AND p.kind IN "
+            "('alert', 'repost') AND o.status = 'sent' AND o.ref_id IS NOT NULL "
+            "AND t.is_active = 1 ORDER BY o.target_id"
+        )
+        return tuple(int(row[0]) for row in await self._database.all(query, (post_id,)))
+
+    async def fan_out(self, chats: Mapping[int, Sequence[int]], *, now: datetime) -> int:
+        """Write each queued push's deliveries, one per chat id given; return how many are new."""
         added = 0
         async with self._database.write() as db:
-            for push_id, kind, only_target, post_id, categories in pushes:
-                if only_target is not None:  # `/repost KEY here`: that chat, subscribed or not
-                    chosen = [int(only_target)]
-                elif kind in FIRST_SENDS:
-                    wanted = json.loads(categories)
-                    chosen = [t.id for t in subscribed if reaches(t.categories, wanted)]
-                else:
-                    chosen = await _reached(db, post_id)
+            for push_id, targets in chats.items():
+                before = db.total_changes
                 await db.executemany(
                     "INSERT OR IGNORE INTO outbox (push_id, target_id, status, next_attempt_at, "
                     "created_at, updated_at) VALUES (?, ?, 'pending', ?, ?, ?)",
-                    [(push_id, target, stamp(now), stamp(now), stamp(now)) for target in chosen],
+                    [(push_id, target, stamp(now), stamp(now), stamp(now)) for target in targets],
                 )
+                added += db.total_changes - before
                 await db.execute(
-                    "UPDATE pushes SET status = 'fanned', fanned_at = ? WHERE id = ?",
+                    "UPDATE pushes SET status = 'fanned', fanned_at = ? "
+                    "WHERE id = ? AND status = 'pending'",
                     (stamp(now), push_id),
                 )
-                added += len(chosen)
         return added
 
     async def claim(self, *, now: datetime, platforms: Sequence[str], limit: int) -> list[Job]:
@@ -98,7 +113,7 @@ class SqliteOutbox:
         async with self._database.write() as db:
             paused = " AND p.kind = 'retraction'" if await get_meta(db, PAUSED) == "1" else ""
             query = (
-                "SELECT o.id, o.attempts, p.kind, p.post_id, posts.key, o.target_id FROM outbox o "
+                "SELECT o.id AS row_id, o.attempts, p.kind, o.target_id, posts.* FROM outbox o "
                 "JOIN pushes p ON p.id = o.push_id JOIN posts ON posts.id = p.post_id "
                 "JOIN targets t ON t.id = o.target_id "
                 "WHERE o.status IN ('pending', 'retry') AND o.next_attempt_at <= ? "
@@ -112,16 +127,17 @@ class SqliteOutbox:
             await db.executemany(
                 "UPDATE outbox SET status = 'sending', attempts = attempts + 1, updated_at = ? "
                 "WHERE id = ?",
-                [(stamp(now), row[0]) for row in rows],
+                [(stamp(now), row["row_id"]) for row in rows],
             )
         if not rows:
             return []
-        targets = await self._targets({int(row[5]) for row in rows})
+        targets = await self._targets({int(row["target_id"]) for row in rows})
         jobs = []
-        for row_id, attempts, kind, post_id, key, target_id in rows:
-            edits = () if kind in FIRST_SENDS else await self._refs(post_id, target_id)
-            target, attempt = targets[int(target_id)], int(attempts) + 1
-            jobs.append(Job(int(row_id), PushKind(kind), str(key), target, attempt, edits))
+        for row in rows:
+            kind, target = PushKind(row["kind"]), targets[int(row["target_id"])]
+            edits = () if kind in FIRST_SENDS else await self._refs(row["id"], target.id)
+            attempt = int(row["attempts"]) + 1
+            jobs.append(Job(int(row["row_id"]), kind, record_of(row), target, attempt, edits))
         return jobs
 
     async def _targets(self, ids: set[int]) -> dict[int, Target]:
@@ -158,24 +174,22 @@ class SqliteOutbox:
                     (job.target.id, job.row_id),
                 )
 
-    async def failed(
-        self,
-        job: Job,
-        *,
-        status: DeliveryStatus,
-        error: str,
-        now: datetime,
-        retry_at: datetime | None = None,
-        counts: bool = True,
-    ) -> None:
-        """Record a failed attempt: retry at `retry_at`, dead, rejected or cancelled."""
+    async def failed(self, job: Job, outcome: Outcome, *, now: datetime) -> None:
+        """Record a failed attempt as judged, with what it does to its chat (gone, moved)."""
+        target = job.target
         async with self._database.write() as db:
+            if outcome.is_gone:  # this delivery and every other one the chat had waiting
+                await deactivate(db, target.platform, target.address, error=outcome.error, now=now)
+                return
+            if outcome.moved_to is not None:
+                await move(db, target.platform, target.address, outcome.moved_to)
             await db.execute(
                 "UPDATE outbox SET status = ?, next_attempt_at = coalesce(?, next_attempt_at), "
-                "last_error = ?, attempts = attempts - ?, updated_at = ? WHERE id = ?",
+                "last_error = ?, attempts = ?, updated_at = ? WHERE id = ?",
                 (
-                    status.value, None if retry_at is None else stamp(retry_at),
-                    error[:ERROR_CHARS], 0 if counts else 1, stamp(now), job.row_id,
+                    outcome.status.value,
+                    None if outcome.retry_at is None else stamp(outcome.retry_at),
+                    outcome.error, outcome.attempts, stamp(now), job.row_id,
                 ),
             )  # fmt: skip
 
@@ -224,17 +238,6 @@ class SqliteOutbox:
         """Hold every push but retractions, or let them go again."""
         async with self._database.write() as db:
             await set_meta(db, PAUSED, "1" if is_paused else "0")
-
-
-async def _reached(db: aiosqlite.Connection, post_id: int) -> list[int]:
-    """Chats holding a sent message of this post (a correction never reaches new ones)."""
-    query = (
-        "SELECT DISTINCT o.target_id FROM outbox o JOIN pushes p ON p.id = o.push_id "
-        "JOIN targets t ON t.id = o.target_id WHERE p.post_id = ? AND p.kind IN "
-        "('alert', 'repost') AND o.status = 'sent' AND o.ref_id IS NOT NULL AND t.is_active = 1"
-    )
-    async with db.execute(query, (post_id,)) as cursor:
-        return [int(row[0]) async for row in cursor]
 
 
 def _delivered(row: sqlite3.Row) -> Delivered:

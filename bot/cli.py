@@ -19,7 +19,7 @@ from bot.commands import Command, Commands
 from bot.config import DEFAULT_CONFIG_NAME, Config, load_config
 from bot.errors import ConfigError, PlatformError, PostError
 from bot.instance import AlreadyRunning
-from bot.model import Message, PushKind
+from bot.model import DiscordOptions, Message, PushKind, TelegramOptions
 from bot.platforms.console import console_caller
 from bot.render.console import render
 from bot.render.discord import render as render_discord
@@ -250,13 +250,13 @@ def _print_preview(key: str, calls: list[dict[str, Any]], args: argparse.Namespa
 def preview_calls(message: Message, platform: str, config: Config) -> list[dict[str, Any]]:
     """The calls a platform would make for `message`; `{chat_id}` stands for each chat."""
     if platform == "telegram":
-        call = render_telegram(message)
-        return [{"method": call.method, "params": call.params("{chat_id}")}]
+        call = render_telegram(message)  # for a chat with the default options
+        return [{"method": call.method, "params": call.params("{chat_id}", TelegramOptions())}]
     if platform == "discord":
-        embed = render_discord(message, colors=config.discord.color_table)
+        shown = render_discord(message, colors=config.discord.color_table)
         request: dict[str, Any] = {"method": "POST", "path": "/channels/{channel_id}/messages"}
-        request["json"] = embed.payload()
-        if embed.attachment is not None:
-            request["files"] = [embed.attachment]
+        request["json"] = shown.payload(DiscordOptions())  # a channel without a role to mention
+        if shown.attachment is not None:  # multipart: the json as payload_json, this as files[0]
+            request["files"] = [shown.attachment]
         return [request]
     return [{"method": "print", "params": {"text": render(message)}}]

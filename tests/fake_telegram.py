@@ -1,7 +1,9 @@
 """A fake Telegram Bot API on 127.0.0.1 that the real python-telegram-bot talks to over HTTP.
 
 It answers what sokbo calls, records every request, checks HTML and lengths the way Telegram
-does, enforces the rate limits with 429 + retry_after, and can be scripted to fail.
+does, enforces the rate limits with 429 + retry_after, and can be scripted to fail. As Telegram
+does, it takes method names in any case and parameters as a query, a form, multipart with files
+(a file in the `photo` field, or named by `attach://<field>` in `media`) or JSON.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ STRUCTURED = {
     "allowed_updates",
     "scope",
 }
+METHODS = ("getMe", "deleteWebhook", "setMyCommands", "getUpdates", "getChatMember", "sendMessage",
+           "sendPhoto", "editMessageText", "editMessageCaption", "editMessageMedia", "deleteMessage")  # fmt: skip
+CANONICAL = {name.lower(): name for name in METHODS}  # Bot API method names are case-insensitive
 BOT = {"id": 4242, "is_bot": True, "first_name": "sokbo", "username": "sokbo_bot",
        "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": False}  # fmt: skip
 IMAGE_ERRORS = ("Bad Request: wrong file identifier/HTTP URL specified",
@@ -98,12 +103,12 @@ class FakeTelegram:
     async def _handle(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
             return _error(401, "Unauthorized")
-        method = request.match_info["method"]
+        method = CANONICAL.get(request.match_info["method"].lower(), request.match_info["method"])
         params = await _params(request, self.uploads)
         self.requests.append((method, params))
-        handler = getattr(self, f"_{method}", None)
-        if handler is None:
+        if method not in METHODS:
             return _error(404, "Not Found: method not found")
+        handler = getattr(self, f"_{method}")
         result = handler(params)
         if asyncio.iscoroutine(result):
             result = await result
@@ -204,9 +209,13 @@ class FakeTelegram:
         photo = str(params["photo"])
         if photo in self.refused_photos:
             return _error(400, self.refused_photos[photo])
+        return self._message(chat_id, caption, self._file_id(photo), params)
+
+    def _file_id(self, photo: str) -> str:
+        """What Telegram keeps of a photo: an upload gets a new file_id; a URL stays as given."""
         if photo.startswith("upload:"):
-            photo = f"AgAC-uploaded-{len(self.uploads)}-{photo[7:]}"
-        return self._message(chat_id, caption, photo, params)
+            return f"AgAC-uploaded-{len(self.uploads)}-{photo[7:]}"
+        return photo
 
     def _edit(
         self, params: dict[str, Any], field_name: str, limit: int
@@ -234,6 +243,9 @@ class FakeTelegram:
             "chat": chat,
         }
         body["caption" if sent.photo else "text"] = sent.text
+        if sent.photo:
+            body["photo"] = [{"file_id": sent.photo, "file_unique_id": sent.photo[-16:],
+                              "width": 800, "height": 450}]  # fmt: skip
         return body
 
     def _editMessageText(self, params: dict[str, Any]) -> dict[str, Any] | web.Response:
@@ -255,8 +267,8 @@ class FakeTelegram:
             return refusal
         photo = str(media["media"])
         if photo.startswith("attach://"):
-            photo = f"AgAC-uploaded-edit-{photo[9:]}"
-        sent.photo, sent.text = photo, caption
+            return _error(400, "Bad Request: can't find the file attached as " + photo[9:])
+        sent.photo, sent.text = self._file_id(photo), caption
         return self._message_body(sent)
 
     def _deleteMessage(self, params: dict[str, Any]) -> bool | web.Response:
@@ -289,15 +301,32 @@ async def _params(request: web.Request, uploads: dict[str, bytes]) -> dict[str, 
         params.update(await request.json())
         return params
     form = await request.post()
+    files: dict[str, str] = {}  # multipart field → the file it carries, as "upload:<filename>"
     for name, value in form.items():
         if isinstance(value, web.FileField):
             uploads[value.filename or name] = value.file.read()
-            params[name] = f"upload:{value.filename or name}"
+            files[name] = params[name] = f"upload:{value.filename or name}"
         elif name in STRUCTURED:
             params[name] = json.loads(str(value))
         else:
             params[name] = str(value)
-    for name, value in list(params.items()):  # a file attached by name: attach://<name>
-        if isinstance(value, str) and value.startswith("attach://"):
-            params[name] = f"upload:{value[9:]}"
-    return params
+    return _attached(params, files)
+
+
+def _attached(params: dict[str, Any], files: dict[str, str]) -> dict[str, Any]:
+    """Resolve each `attach://<field>`, a parameter or an InputMedia's media, to that field's file.
+
+    A field so named is no parameter of its own.
+    """
+    attached: set[str] = set()
+
+    def resolve(value: Any) -> Any:
+        if isinstance(value, str) and value.startswith("attach://") and value[9:] in files:
+            attached.add(value[9:])
+            return files[value[9:]]
+        if isinstance(value, dict) and "media" in value:
+            return {**value, "media": resolve(value["media"])}
+        return value
+
+    resolved = {name: resolve(value) for name, value in params.items()}
+    return {name: value for name, value in resolved.items() if name not in attached}

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from telegram import Bot
 
+from bot.clock import SystemClock
+from bot.config import load_config
+from bot.model import PushKind, Target
+from bot.platforms.telegram import NAME, TelegramPlatform
+from bot.render.message import to_message
+from bot.source import load_post
 from tests.fake_telegram import FakeTelegram
 from tests.fakes import served_in_thread
 from tests.test_cli_check import sokbo
@@ -17,6 +25,7 @@ from tests.test_platforms_telegram_chats import PRIVATE, command
 
 DEADLINE_S = 30.0
 TOKEN = "123456:not-a-real-token-just-for-tests"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
 @pytest.fixture
@@ -102,3 +111,45 @@ def test_a_token_in_the_config_file_stops_sokbo_and_says_where_it_goes(tmp_path:
         "never in the config file"
     ]
     assert TOKEN not in result.stderr + result.stdout
+
+
+async def test_preview_shows_exactly_what_a_chat_receives(tmp_path: Path) -> None:
+    """`sokbo preview --platform telegram --json` gives the very calls a chat then receives, but
+    for the chat's id in place of {chat_id} and the uploaded file in place of attach://."""
+    (tmp_path / "sokbo.toml").write_text(
+        '[site]\nposts_dir = "posts"\nurl = "https://news.example.com"\n'
+    )
+    (tmp_path / "posts").mkdir()
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "assets" / "banner.png").write_bytes(PNG)
+    images = {"photo": "https://img.example.com/p.jpg", "local": "/assets/banner.png", "text": None}
+    for key, image in images.items():
+        shown = "" if image is None else f"image: {image}\n"
+        (tmp_path / "posts" / f"{key}.md").write_text(
+            f"---\ntitle: A <{key}> & co\n{shown}---\nText.\n"
+        )
+    files = [tmp_path / "posts" / f"{key}.md" for key in images]
+    result = sokbo("preview", *map(str, files), "--platform", "telegram", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    previews = [json.loads(line)["calls"] for line in result.stdout.splitlines()]
+    config = load_config(tmp_path / "sokbo.toml", {})
+    api = FakeTelegram()
+    await api.start()
+    try:
+        async with Bot(api.token, base_url=api.url) as bot:
+            platform = TelegramPlatform(bot, config.telegram, SystemClock())
+            for chat_id, file in enumerate(files, start=71):
+                post = load_post(file, site=config.site, seen_at=SystemClock().now())
+                message = to_message(
+                    post, kind=PushKind.ALERT, site=config.site, language=config.bot.language
+                )
+                await platform.send(Target(chat_id, NAME, str(chat_id)), message)
+    finally:
+        await api.stop()
+    [[photo], [local], [text]] = previews
+    assert local["params"]["photo"] == f"attach://{(tmp_path / 'assets' / 'banner.png').resolve()}"
+    assert [(method, params) for method, params in api.requests if method != "getMe"] == [
+        ("sendPhoto", {**photo["params"], "chat_id": "71"}),
+        ("sendPhoto", {**local["params"], "chat_id": "72", "photo": "upload:banner.png"}),
+        ("sendMessage", {**text["params"], "chat_id": "73"}),
+    ]

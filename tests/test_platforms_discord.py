@@ -1,4 +1,7 @@
-"""The Discord platform: the real discord.py HTTP client against the fake Discord REST API."""
+"""The Discord platform: the real discord.py HTTP client against the fake Discord REST API.
+
+What the fake receives is compared with the renderer's bodies: the adapter adds nothing else.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import discord
 import pytest
@@ -14,13 +18,15 @@ import pytest
 from bot.clock import SystemClock
 from bot.config import Config, SiteConfig
 from bot.delivery import Delivery
-from bot.model import DiscordOptions, NewPush, PostState, PushKind, Record
+from bot.model import DiscordOptions, NewPush, Post, PostState, PushKind, Record
 from bot.platforms.discord import NAME, DiscordPlatform
 from bot.publish import Plan
+from bot.render.discord import DiscordMessage, render
+from bot.render.message import to_message
 from bot.sqlite import open_sqlite
 from bot.storage import StaticChat, Storage
 from tests.fake_discord import FakeDiscord
-from tests.fakes import deliver_until_done
+from tests.fakes import deliver_until_done, until
 from tests.test_publish import post
 from tests.test_store import rows
 
@@ -33,7 +39,9 @@ class Guild:
     storage: Storage
     delivery: Delivery
     database: Path
+    config: Config
     static: list[StaticChat] = field(default_factory=list)  # the channels "in the config"
+    posts: dict[str, Post] = field(default_factory=dict)  # the last version of each post
 
     async def publish(
         self, key: str, *, kind: PushKind = PushKind.ALERT, **changes: object
@@ -42,6 +50,7 @@ class Guild:
         now = SystemClock().now()
         base = post(key, at=now, image_url="https://img.example.com/a.jpg")
         changed = replace(base, **changes)  # type: ignore[arg-type]
+        self.posts[key] = changed
         record = Record(
             changed, PostState.PUBLISHED, first_seen=now, is_alerted=True, pushed_at=now
         )
@@ -58,6 +67,17 @@ class Guild:
         self.static.append(StaticChat(NAME, str(channel_id), (), None, "text", options))
         await self.storage.chats.apply_static(self.static, platforms=[NAME], now=now)
 
+    def shown(self, key: str, **changes: object) -> DiscordMessage:
+        """Post `key` as the renderer shows it to a channel, as delivery hands it over."""
+        post = replace(self.posts[key], **changes)  # type: ignore[arg-type]
+        site, language = self.config.site, self.config.bot.language
+        return render(to_message(post, kind=PushKind.ALERT, site=site, language=language),
+                      colors=COLORS)  # fmt: skip
+
+    def sent(self, verb: str) -> list[tuple[str, dict[str, Any]]]:
+        """(path, body) of every request with this HTTP method, in order."""
+        return [(path, body) for method, path, body in self.api.requests if method == verb]
+
     def statuses(self) -> list[tuple[str, str]]:
         """(channel, status) of every outbox row."""
         query = (
@@ -71,6 +91,9 @@ class Guild:
         await deliver_until_done(self.delivery, self.database)
 
 
+COLORS = {"정치": 0x1A5490}
+
+
 @asynccontextmanager
 async def guild(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Guild]:
     """A running fake Discord and sokbo's delivery talking to it through discord.py."""
@@ -82,11 +105,11 @@ async def guild(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
     try:
         await client.login(api.token)
         async with open_sqlite(tmp_path / "s.db") as storage:
-            platform = DiscordPlatform(client, SystemClock(), colors={"정치": 0x1A5490})
+            platform = DiscordPlatform(client, SystemClock(), colors=COLORS)
             delivery = Delivery(
                 storage, {NAME: platform}, config, SystemClock(), rng=random.Random(5)
             )
-            yield Guild(api, storage, delivery, tmp_path / "s.db")
+            yield Guild(api, storage, delivery, tmp_path / "s.db", config)
     finally:
         await client.close()
         await api.stop()
@@ -95,14 +118,17 @@ async def guild(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
 async def test_a_post_arrives_as_an_embed_with_a_button_and_no_mentions(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """One embed (title, link, colour, image, footer, time), a link button, mentions suppressed."""
+    """The POST is the renderer's body: one embed (title, link, colour, image, footer, time),
+    a link button, mentions suppressed."""
     async with guild(tmp_path, monkeypatch) as g:
         await g.channel(501)
         await g.publish(
             "story", title="속보 @everyone", excerpt="**굵게** 본문", categories=("정치",)
         )
         await g.deliver_all()
-        [body] = g.api.bodies("POST")
+        [(path, body)] = g.sent("POST")
+        assert path == "/api/v10/channels/501/messages"
+        assert body == g.shown("story").payload(DiscordOptions())
         [embed] = body["embeds"]
         assert (embed["title"], embed["url"], embed["color"]) == (
             "속보 @everyone",
@@ -118,29 +144,51 @@ async def test_a_post_arrives_as_an_embed_with_a_button_and_no_mentions(
         assert g.statuses() == [("501", "sent")]
 
 
+async def test_a_link_too_long_for_a_button_is_posted_without_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A URL over Discord's 512 for a button: the renderer's body, the title linked, no button."""
+    url = "https://news.example.com/" + "%EC%86%8D" * 60
+    async with guild(tmp_path, monkeypatch) as g:
+        await g.channel(511)
+        await g.publish("long", url=url)
+        await g.deliver_all()
+        [body] = g.api.bodies("POST")
+        assert body == g.shown("long").payload(DiscordOptions())
+        assert ("components" in body, body["embeds"][0]["url"]) == (False, url)
+        assert g.statuses() == [("511", "sent")]
+
+
 async def test_a_role_mention_and_local_images(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A target's role is the only mention; a local image is uploaded (under an ASCII name) and
-    shown by attachment://, uploaded again by a correction; an unreadable one is left out."""
+    """A target's role is the only mention; a local image is uploaded (multipart, under an ASCII
+    name) and shown by attachment://, uploaded again by a correction; an unreadable one is left
+    out. Every body is the renderer's for that channel."""
     image = tmp_path / "배너 사진.PNG"
     image.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 32)
+    role = DiscordOptions(mention_role=777)
     async with guild(tmp_path, monkeypatch) as g:
-        await g.channel(502, DiscordOptions(mention_role=777))
+        await g.channel(502, role)
         assert rows(g.database, "SELECT mention_role, crosspost, is_static FROM targets") == [
             (777, 0, 1)
         ]
         await g.publish("local", image_file=str(image))
         await g.deliver_all()
-        [body] = g.api.bodies("POST")
-        assert body["content"] == "<@&777>"
-        assert body["allowed_mentions"]["roles"] == [777]
-        assert body["allowed_mentions"]["parse"] == []
+        [body] = g.api.bodies("POST")  # the multipart form's payload_json
+        assert body == g.shown("local").payload(role)
+        assert (body["content"], body["allowed_mentions"]) == (
+            "<@&777>",
+            {"parse": [], "roles": ["777"]},
+        )
         assert body["embeds"][0]["image"] == {"url": "attachment://image.png"}
+        assert body["attachments"] == [{"id": 0, "filename": "image.png"}]
         assert g.api.uploads == {"image.png": image.read_bytes()}
         image.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x01" * 32)
         await g.publish("local", kind=PushKind.CORRECTION, image_file=str(image), title="Fixed")
         await g.deliver_all()
+        [edit] = g.api.bodies("PATCH")
+        assert edit == g.shown("local").correction()
         [message] = g.api.messages.values()
         assert message["embeds"][0]["title"] == "Fixed"
         assert [a["filename"] for a in message["attachments"]] == ["image.png"]
@@ -148,17 +196,17 @@ async def test_a_role_mention_and_local_images(
         image.unlink()
         await g.publish("gone", image_file=str(image), image_url="https://news.example.com/a.png")
         await g.deliver_all()
-        assert g.api.bodies("POST")[-1]["embeds"][0]["image"] == {
-            "url": "https://news.example.com/a.png"
-        }
+        without = g.shown("gone", image_file=None)
+        assert g.api.bodies("POST")[-1] == without.payload(role)
+        assert without.embed["image"] == {"url": "https://news.example.com/a.png"}
         assert [status for _, status in g.statuses()] == ["sent", "sent", "sent"]
 
 
 async def test_corrections_edit_and_retractions_delete(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A correction edits the embed the alert made (its snowflake kept as an integer);
-    a retraction deletes that message."""
+    """A correction PATCHes the renderer's correction body onto the message the alert made (its
+    snowflake kept as an integer); a retraction deletes that message."""
     async with guild(tmp_path, monkeypatch) as g:
         await g.channel(503)
         await g.publish("story")
@@ -167,13 +215,31 @@ async def test_corrections_edit_and_retractions_delete(
         assert rows(g.database, "SELECT ref_address, ref_id FROM outbox") == [("503", message_id)]
         await g.publish("story", kind=PushKind.CORRECTION, title="Corrected")
         await g.deliver_all()
-        [(_, path, edit)] = [r for r in g.api.requests if r[0] == "PATCH"]
-        assert path.endswith(f"/channels/503/messages/{message_id}")
-        assert edit["embeds"][0]["title"] == "Corrected"
+        message_path = f"/api/v10/channels/503/messages/{message_id}"
+        assert g.sent("PATCH") == [(message_path, g.shown("story").correction())]
+        assert g.api.messages[message_id]["embeds"][0]["title"] == "Corrected"
         await g.storage.outbox.queue("story", PushKind.RETRACTION, now=SystemClock().now())
         await g.deliver_all()
+        assert g.sent("DELETE") == [(message_path, {})]
         assert g.api.messages == {}
         assert [status for _, status in g.statuses()] == ["sent", "sent", "sent"]
+
+
+async def test_an_announcement_channel_publishes_each_post(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With crosspost the body is unchanged, then the message it made is published to followers."""
+    crosspost = DiscordOptions(crosspost=True)
+    async with guild(tmp_path, monkeypatch) as g:
+        await g.channel(512, crosspost)
+        await g.publish("story")
+        await g.deliver_all()
+        [body] = [body for path, body in g.sent("POST") if path.endswith("/512/messages")]
+        assert body == g.shown("story").payload(crosspost)
+        [message_id] = g.api.messages
+        await until(lambda: g.api.crossposted == [str(message_id)])
+        crossposts = [path for path, _ in g.sent("POST") if path.endswith("/crosspost")]
+        assert crossposts == [f"/api/v10/channels/512/messages/{message_id}/crosspost"]
 
 
 async def test_an_edit_of_a_message_deleted_by_hand_ends_that_edit(

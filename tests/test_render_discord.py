@@ -1,11 +1,12 @@
-"""The Discord renderer: one embed within Discord's limits, mentions off, a link button."""
+"""The Discord renderer: one embed within Discord's limits, and the exact bodies that send it."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.model import Reply
+from bot.model import DiscordOptions, Reply
 from bot.render.discord import (
     DEFAULT_COLOR,
     MAX_CONTENT,
@@ -25,7 +26,7 @@ def test_an_embed_for_a_korean_news_post() -> None:
     body = render(
         message(excerpt="**굵게** _기울임_ [링크](https://evil.example) @everyone"),
         colors={"News": 0x1A5490},
-    ).payload()
+    ).payload(DiscordOptions())
     assert body == {
         "embeds": [{
             "type": "rich",
@@ -43,11 +44,53 @@ def test_an_embed_for_a_korean_news_post() -> None:
     }  # fmt: skip
 
 
-def test_a_role_mention_is_the_only_mention_allowed() -> None:
-    """A target's role to mention goes in the content and is the one mention allowed."""
-    body = render(message()).payload(mention_role=123)
-    assert body["content"] == "<@&123>"
-    assert body["allowed_mentions"] == {"parse": [], "roles": ["123"]}
+URL = 'https://news.example.com/news/2925.html?utm_source=tg&a="b"'
+LONG_URL = "https://news.example.com/" + "%EC%86%8D" * 60  # Discord refuses buttons over 512
+BUTTON = [{"type": 1, "components": [{"type": 2, "style": 5, "label": "기사 보기", "url": URL}]}]
+NO_MENTIONS: dict[str, list[str]] = {"parse": []}
+UPLOAD = [{"id": 0, "filename": "image.jpeg"}]  # the multipart form's part files[0]
+LOCAL = {"image_file": "/site/assets/배너.JPEG"}
+
+
+@pytest.mark.parametrize(
+    ("changes", "options", "expected"),
+    [
+        ({}, DiscordOptions(), {"components": BUTTON, "allowed_mentions": NO_MENTIONS}),
+        ({}, DiscordOptions(mention_role=123), {
+            "components": BUTTON, "content": "<@&123>",
+            "allowed_mentions": {"parse": [], "roles": ["123"]},
+        }),
+        ({}, DiscordOptions(crosspost=True), {"components": BUTTON, "allowed_mentions": NO_MENTIONS}),
+        ({"url": LONG_URL}, DiscordOptions(), {"allowed_mentions": NO_MENTIONS}),
+        (LOCAL, DiscordOptions(), {
+            "components": BUTTON, "allowed_mentions": NO_MENTIONS, "attachments": UPLOAD,
+        }),
+    ],
+    ids=["plain", "role mention", "crosspost", "link too long", "local image"],
+)  # fmt: skip
+def test_the_body_of_a_post_for_a_channel(
+    changes: dict[str, object], options: DiscordOptions, expected: dict[str, object]
+) -> None:
+    """Mentions off but for the channel's role; a button unless the link is too long for one;
+    a local image named as the upload it is; crossposting is a request of its own."""
+    shown = render(message(**changes))
+    assert shown.payload(options) == {"embeds": [shown.embed], **expected}
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({}, {"components": BUTTON, "attachments": []}),
+        ({"url": LONG_URL}, {"components": [], "attachments": []}),
+        (LOCAL, {"components": BUTTON, "attachments": UPLOAD}),
+    ],
+    ids=["plain", "link too long", "local image"],
+)
+def test_the_body_of_a_correction(changes: dict[str, object], expected: dict[str, object]) -> None:
+    """A correction replaces the embed, the button and the attachments (an old image with them);
+    its content and mentions stay as sent."""
+    shown = render(message(**changes))
+    assert shown.correction() == {"embeds": [shown.embed], **expected}
 
 
 def test_a_local_image_is_an_attachment() -> None:
@@ -61,12 +104,9 @@ def test_a_local_image_is_an_attachment() -> None:
     assert render(message(image_file="/site/a/photo.사진")).attachment_name == "image"
 
 
-def test_a_link_too_long_for_a_button_goes_without_one() -> None:
+def test_a_link_too_long_for_a_button_still_links_the_title() -> None:
     """Discord refuses a button URL over 512 characters: the title still links."""
-    url = "https://news.example.com/" + "%EC%86%8D" * 60
-    body = render(message(url=url)).payload()
-    assert "components" not in body
-    assert body["embeds"][0]["url"] == url
+    assert render(message(url=LONG_URL)).embed["url"] == LONG_URL
 
 
 def test_colours_by_category_case_insensitive_with_a_default() -> None:

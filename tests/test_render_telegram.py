@@ -9,13 +9,29 @@ import regex
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.model import Message, PushKind
-from bot.render.telegram import MAX_CAPTION, MAX_TEXT, hashtag, render
+from bot.model import Message, PushKind, TelegramOptions
+from bot.render.telegram import (
+    MAX_CAPTION,
+    MAX_TEXT,
+    hashtag,
+    render,
+    render_delete,
+    render_edit,
+    upload_of,
+)
 from bot.render.text import clean_text
 from tests.telegram_html import ParseError, length, visible_text
 
 SEOUL = timezone(timedelta(hours=9))
 GRAPHEMES = regex.compile(r"\X")
+DEFAULTS = TelegramOptions()
+URL = 'https://news.example.com/news/2925.html?utm_source=tg&a="b"'
+CAPTION = (
+    '<b><a href="https://news.example.com/news/2925.html?utm_source=tg&amp;a=&quot;b&quot;">'
+    "한미동맹, 여야 모두 &lt;탄탄한&gt; 지지 &amp; 기반</a></b>\n\n"
+    "미국 대선, 한미동맹, 푸틴 방북 등 다양한 이슈가 혼재된 논란이 끊이지 않고 있다.\n\n#News #한미_관계"
+)
+BUTTON = {"inline_keyboard": [[{"text": "기사 보기", "url": URL}]]}
 
 
 def message(**changes: object) -> Message:
@@ -35,47 +51,125 @@ def test_a_photo_with_a_caption() -> None:
     """An image post is sendPhoto: bold linked title, excerpt, hashtags, a Read more button."""
     call = render(message())
     assert call.method == "sendPhoto"
-    assert call.params(-100123) == {
+    assert call.params(-100123, DEFAULTS) == {
         "chat_id": -100123,
         "parse_mode": "HTML",
         "photo": "https://news.example.com/a.jpg",
-        "caption": '<b><a href="https://news.example.com/news/2925.html?utm_source=tg&amp;a=&quot;b&quot;">'
-        "한미동맹, 여야 모두 &lt;탄탄한&gt; 지지 &amp; 기반</a></b>\n\n"
-        "미국 대선, 한미동맹, 푸틴 방북 등 다양한 이슈가 혼재된 논란이 끊이지 않고 있다.\n\n#News #한미_관계",
-        "reply_markup": {
-            "inline_keyboard": [
-                [
-                    {
-                        "text": "기사 보기",
-                        "url": 'https://news.example.com/news/2925.html?utm_source=tg&a="b"',
-                    }
-                ]
-            ]
-        },
+        "caption": CAPTION,
+        "reply_markup": BUTTON,
     }
 
 
-def test_a_text_post_with_a_link_preview_in_a_forum_topic() -> None:
-    """No image: sendMessage with a link preview; topic and silence pass through."""
-    call = render(message(image_url=None, language="en"))
-    params = call.params("@channel", thread_id=7, silent=True)
+def test_a_text_post_with_a_link_preview() -> None:
+    """No image: sendMessage whose preview shows the post's link, large."""
+    call = render(message(image_url=None))
     assert call.method == "sendMessage"
-    assert params["link_preview_options"] == {
-        "url": 'https://news.example.com/news/2925.html?utm_source=tg&a="b"',
-        "prefer_large_media": True,
+    assert call.params("@channel", DEFAULTS) == {
+        "chat_id": "@channel",
+        "parse_mode": "HTML",
+        "text": CAPTION,
+        "link_preview_options": {"url": URL, "prefer_large_media": True},
+        "reply_markup": BUTTON,
     }
-    assert params["message_thread_id"] == 7
-    assert params["disable_notification"] is True
-    assert params["reply_markup"]["inline_keyboard"][0][0]["text"] == "Read more"
-    assert render(message(image_url=None)).params(1, link_preview=False)[
-        "link_preview_options"
-    ] == {"is_disabled": True}
+    english = render(message(image_url=None, language="en"))
+    assert english.reply_markup == {"inline_keyboard": [[{"text": "Read more", "url": URL}]]}
+
+
+@pytest.mark.parametrize(
+    ("options", "added", "preview"),
+    [
+        (TelegramOptions(thread_id=7), {"message_thread_id": 7}, {"url": URL, "prefer_large_media": True}),
+        (TelegramOptions(is_silent=True), {"disable_notification": True}, {"url": URL, "prefer_large_media": True}),
+        (TelegramOptions(link_preview=False), {}, {"is_disabled": True}),
+        (TelegramOptions(thread_id=7, is_silent=True, link_preview=False),
+         {"message_thread_id": 7, "disable_notification": True}, {"is_disabled": True}),
+    ],
+)  # fmt: skip
+def test_a_chats_options_apply_to_its_call(
+    options: TelegramOptions, added: dict[str, object], preview: dict[str, object]
+) -> None:
+    """A forum topic and silence are added; a chat without previews gets none (texts only)."""
+    text = render(message(image_url=None))
+    base = text.params(-1001, DEFAULTS)
+    assert text.params(-1001, options) == {**base, **added, "link_preview_options": preview}
+    photo = render(message())
+    assert photo.params(-1001, options) == {**photo.params(-1001, DEFAULTS), **added}
 
 
 def test_a_local_image_is_an_upload() -> None:
-    """A checked local file is uploaded (attach://), even when a URL exists."""
-    params = render(message(image_file="/site/assets/a.png")).params(1)
+    """A checked local file is uploaded (attach://<path>), even when a URL exists."""
+    params = render(message(image_file="/site/assets/a.png")).params(1, DEFAULTS)
     assert params["photo"] == "attach:///site/assets/a.png"
+    assert upload_of(params) == "/site/assets/a.png"
+
+
+@pytest.mark.parametrize(
+    ("shown", "changes", "method"),
+    [
+        (None, {}, "editMessageText"),
+        (None, {"image_url": None}, "editMessageText"),
+        ("https://news.example.com/a.jpg", {}, "editMessageCaption"),
+        ("https://news.example.com/a.jpg", {"image_url": None}, "editMessageCaption"),
+        ("/site/a.png", {"image_url": None, "image_file": "/site/a.png"}, "editMessageCaption"),
+        ("https://news.example.com/old.jpg", {}, "editMessageMedia"),
+        ("https://news.example.com/a.jpg", {"image_file": "/site/a.png"}, "editMessageMedia"),
+    ],
+)  # fmt: skip
+def test_an_edit_keeps_the_kind_of_message_sent(
+    shown: str | None, changes: dict[str, object], method: str
+) -> None:
+    """A text stays a text; a photo's caption is edited, and its media when the image changed."""
+    assert render_edit(message(**changes), 5, message_id=9, shown=shown)[0] == method
+
+
+def test_the_edits_of_each_kind() -> None:
+    """Each edit carries the same HTML and button as a send, for one message of one chat."""
+    target = {"chat_id": 5, "message_id": 9, "reply_markup": BUTTON}
+    assert render_edit(message(), 5, message_id=9, shown=None) == (
+        "editMessageText",
+        {**target, "text": CAPTION, "parse_mode": "HTML"},
+    )
+    assert render_edit(message(), 5, message_id=9, shown="https://news.example.com/a.jpg") == (
+        "editMessageCaption",
+        {**target, "caption": CAPTION, "parse_mode": "HTML"},
+    )
+    media = {
+        "type": "photo",
+        "media": "https://news.example.com/b.jpg",
+        "caption": CAPTION,
+        "parse_mode": "HTML",
+    }
+    new = message(image_url="https://news.example.com/b.jpg")
+    assert render_edit(new, 5, message_id=9, shown="https://news.example.com/a.jpg") == (
+        "editMessageMedia",
+        {**target, "media": media},
+    )
+
+
+def test_a_new_local_image_is_an_upload_in_the_media() -> None:
+    """A correction to a local file names it attach://<path> inside the InputMediaPhoto."""
+    new = message(image_file="/site/assets/b.png")
+    method, params = render_edit(new, 5, message_id=9, shown="https://news.example.com/a.jpg")
+    assert method == "editMessageMedia"
+    assert params["media"]["media"] == "attach:///site/assets/b.png"
+    assert upload_of(params) == "/site/assets/b.png"
+
+
+def test_a_photo_that_lost_its_image_keeps_a_captions_limit() -> None:
+    """The caption of a sent photo stays within 1,024 units, though the post is text now."""
+    long = message(image_url=None, excerpt="말 " * 3000)
+    _, params = render_edit(long, 5, message_id=9, shown="https://news.example.com/a.jpg")
+    assert MAX_TEXT >= length(render(long).text) > MAX_CAPTION >= length(params["caption"])
+
+
+def test_a_deletion() -> None:
+    """A retraction deletes the one message, and names no upload."""
+    assert render_delete(-1001, message_id=9) == (
+        "deleteMessage",
+        {"chat_id": -1001, "message_id": 9},
+    )
+    assert upload_of(render_delete(-1001, message_id=9)[1]) is None
+    assert upload_of(render(message()).params(1, DEFAULTS)) is None
 
 
 def test_the_text_fallback_for_a_refused_image() -> None:

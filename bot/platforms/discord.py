@@ -1,8 +1,9 @@
-"""Discord through discord.py: delivery's Platform (messages by REST), its errors translated."""
+"""Discord through discord.py: delivery's Platform (rendered bodies by REST), errors translated."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,8 +14,8 @@ from typing import Any
 import aiohttp
 import discord
 import yarl
-from discord import AllowedMentions, Embed, File, PartialMessageable
-from discord.ui import Button, View
+from discord import File
+from discord.http import Route
 
 from bot.clock import Clock
 from bot.config import DiscordSettings
@@ -40,6 +41,7 @@ INTENTS = discord.Intents(guilds=True)  # servers, channels and roles; nothing p
 UNKNOWN_MESSAGE = 10008
 CHANNEL_LOST = frozenset({10003, 50001, 50007, 50013})  # unknown channel, no access, no DMs, …
 STILL_LIMITED = timedelta(seconds=2)  # the wait after discord.py gave up on a 429 storm
+UPLOAD_TYPE = "application/octet-stream"  # what discord.py declares for every upload
 RATE_LIMIT_WAIT_S = 30.0  # the longest 429 discord.py sleeps through; longer ones come to us
 
 log = logging.getLogger(__name__)
@@ -71,7 +73,11 @@ def translate(error: Exception) -> SendError:  # noqa: PLR0911 - one return per 
 
 
 class DiscordPlatform:
-    """Sends posts as one embed with a link button; mentions off but for a chosen role."""
+    """Sends the renderer's request bodies through discord.py's HTTP client, as they are.
+
+    discord.py keeps its rate-limit buckets, its 429 and 5xx retries and its error types; this
+    adds only the opened file of a local image.
+    """
 
     name = NAME
 
@@ -89,45 +95,32 @@ class DiscordPlatform:
 
     async def send(self, target: Target, message: Message) -> MessageRef:
         """Post the embed (and its local image as an attachment) to the channel."""
-        shown, upload = self._render(message)
         options = target.options
         if not isinstance(options, DiscordOptions):
             options = DiscordOptions()
-        content, mentions = _mentions(options.mention_role)
-        parts: dict[str, Any] = {
-            "embed": Embed.from_dict(shown.embed),
-            "allowed_mentions": mentions,
-        }
-        if (view := _button(shown)) is not None:
-            parts["view"] = view
-        if upload is not None:
-            parts["file"] = upload
-        try:
-            sent = await self._channel(target.address).send(content, **parts)
-        except (discord.DiscordException, aiohttp.ClientError, TimeoutError) as error:
-            raise translate(error) from None
+        channel_id = int(target.address)
+        route = Route("POST", "/channels/{channel_id}/messages", channel_id=channel_id)
+        shown, upload = self._render(message)
+        sent = await self._request(route, shown.payload(options), upload)
+        message_id = int(sent["id"])
         if options.crosspost:
-            self._crosspost(sent)
-        return MessageRef(NAME, target.address, sent.id)
+            self._crosspost(channel_id, message_id)
+        return MessageRef(NAME, target.address, message_id)
 
     async def edit(self, ref: MessageRef, message: Message) -> None:
         """Edit the embed in place (a correction), uploading its local image again if any."""
+        route = Route(
+            "PATCH", "/channels/{channel_id}/messages/{message_id}",
+            channel_id=int(ref.address), message_id=ref.message_id,
+        )  # fmt: skip
         shown, upload = self._render(message)
-        partial = self._channel(ref.address).get_partial_message(ref.message_id)
-        try:
-            await partial.edit(
-                embed=Embed.from_dict(shown.embed), view=_button(shown),
-                attachments=[upload] if upload is not None else [],
-            )  # fmt: skip
-        except (discord.DiscordException, aiohttp.ClientError, TimeoutError) as error:
-            raise translate(error) from None
+        await self._request(route, shown.correction(), upload)
 
     async def delete(self, ref: MessageRef, message: Message) -> None:
         """Delete a sent message (a retraction)."""
         del message
-        partial = self._channel(ref.address).get_partial_message(ref.message_id)
         try:
-            await partial.delete()
+            await self.client.http.delete_message(int(ref.address), ref.message_id)
         except (discord.DiscordException, aiohttp.ClientError, TimeoutError) as error:
             raise translate(error) from None
 
@@ -143,30 +136,40 @@ class DiscordPlatform:
                         error.strerror)  # fmt: skip
             return render(replace(message, image_file=None), colors=self.colors), None
 
-    def _channel(self, address: str) -> PartialMessageable:
-        return self.client.get_partial_messageable(int(address))
+    async def _request(self, route: Route, body: dict[str, Any], upload: File | None) -> Any:
+        """Send `body` as JSON, or with `upload` as a multipart form; errors translated."""
+        http = self.client.http
+        try:
+            if upload is None:
+                return await http.request(route, json=body)
+            return await http.request(route, files=[upload], form=_form(body, upload))
+        except (discord.DiscordException, aiohttp.ClientError, TimeoutError) as error:
+            raise translate(error) from None
+        finally:
+            if upload is not None:
+                upload.close()
 
-    def _crosspost(self, sent: discord.Message) -> None:
+    def _crosspost(self, channel_id: int, message_id: int) -> None:
         """Publish to an announcement channel's followers, beside delivery, never waited for."""
-        limited_until = self._publish_limited.get(sent.channel.id)
+        limited_until = self._publish_limited.get(channel_id)
         if limited_until is not None and self.clock.now() < limited_until:
-            log.info("discord: channel %s is at its publish limit; not published", sent.channel.id)
+            log.info("discord: channel %s is at its publish limit; not published", channel_id)
             return
-        task = asyncio.create_task(self._publish(sent))
+        task = asyncio.create_task(self._publish(channel_id, message_id))
         self._publishing.add(task)
         task.add_done_callback(self._publishing.discard)
 
-    async def _publish(self, sent: discord.Message) -> None:
+    async def _publish(self, channel_id: int, message_id: int) -> None:
         try:
-            await sent.publish()
+            await self.client.http.publish_message(channel_id, message_id)
         except discord.RateLimited as error:  # about 10 an hour per channel
             until = self.clock.now() + timedelta(seconds=error.retry_after)
-            self._publish_limited[sent.channel.id] = until
-            log.info("discord: channel %s is at its publish limit; not published", sent.channel.id)
+            self._publish_limited[channel_id] = until
+            log.info("discord: channel %s is at its publish limit; not published", channel_id)
         except (discord.DiscordException, aiohttp.ClientError, TimeoutError) as error:
-            log.warning("discord: message %s not published: %s", sent.id, error)
+            log.warning("discord: message %s not published: %s", message_id, error)
         except RuntimeError as error:  # the client closed under it: sokbo is stopping
-            log.info("discord: message %s not published: %s", sent.id, error)
+            log.info("discord: message %s not published: %s", message_id, error)
 
 
 @asynccontextmanager
@@ -199,17 +202,10 @@ def _skip_voice_warnings() -> None:
     discord.VoiceClient.warn_dave = False
 
 
-def _button(shown: DiscordMessage) -> View | None:
-    if shown.button_url is None:
-        return None
-    view = View(timeout=None)
-    view.add_item(Button(label=shown.button_label, url=shown.button_url))
-    return view
-
-
-def _mentions(role_id: int | None) -> tuple[str | None, AllowedMentions]:
-    """Mentions off, but for the target's chosen role (then named in the content)."""
-    if role_id is None:
-        return None, AllowedMentions.none()
-    role = AllowedMentions(everyone=False, users=False, roles=[discord.Object(role_id)])
-    return f"<@&{role_id}>", role
+def _form(body: dict[str, Any], upload: File) -> list[dict[str, Any]]:
+    """The multipart form discord.py sends: the body as `payload_json`, then the file as the part
+    `files[n]` that the body's attachment `n` names."""
+    [attachment] = body["attachments"]
+    part = {"name": f"files[{attachment['id']}]", "value": upload.fp,
+            "filename": attachment["filename"], "content_type": UPLOAD_TYPE}  # fmt: skip
+    return [{"name": "payload_json", "value": json.dumps(body, separators=(",", ":"))}, part]

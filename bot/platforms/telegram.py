@@ -1,4 +1,9 @@
-"""Telegram through python-telegram-bot: delivery's Platform, and its errors translated."""
+"""Telegram through python-telegram-bot: delivery's Platform, and its errors translated.
+
+A push, correction or retraction is the call `bot.render.telegram` gives, sent as it is; the
+one change made here is the upload: a local image's `attach://<path>` becomes the file the
+first time, and the file_id Telegram gave it afterwards.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +13,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from telegram import (
-    Bot,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    InputMediaPhoto,
-    LinkPreviewOptions,
-    ReplyParameters,
-)
+from telegram import Bot, InputFile, ReplyParameters
 from telegram import Message as TelegramReply
-from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -42,7 +39,7 @@ from bot.errors import (
 )
 from bot.model import Message, MessageRef, Target, TelegramOptions
 from bot.ratelimit import Pacer
-from bot.render.telegram import TelegramMessage, render
+from bot.render.telegram import render, render_delete, render_edit, upload_of
 from bot.replies import send_reply
 
 NAME = "telegram"
@@ -59,6 +56,9 @@ IMAGE_REFUSALS = (
     "wrong remote file identifier",
 )
 NOT_MODIFIED = "message is not modified"
+# InputMedia names an uploaded file by its multipart field, attach://<field> (Bot API,
+# "Sending files"); a sendPhoto upload is the `photo` field itself.
+MEDIA_FIELD = "photo_upload"
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ class TelegramPlatform:
         self.clock = clock
         self.pacer = Pacer(clock, per_second=settings.per_second, interval=PRIVATE_INTERVAL)
         self._file_ids: dict[str, str] = {}  # a local image uploaded once, reused for every chat
-        self._uploading: dict[str, asyncio.Lock] = {}  # the first send of an image uploads it
+        self._uploading: dict[str, asyncio.Lock] = {}  # the first call with an image uploads it
         self._refused: set[str] = set()  # images Telegram would not take: it remembers for days
 
     async def ready(self, target: Target) -> None:
@@ -161,8 +161,9 @@ class TelegramPlatform:
         """Send a photo and caption, or text with a link preview; text too if the image fails."""
         image = message.image_file or message.image_url
         call = render(message, with_photo=image not in self._refused)
+        chat_id, options = _chat_id(target.address), _options(target)
         try:
-            sent = await self._send(call, target)
+            sent = await self._call(call.method, call.params(chat_id, options))
         except TelegramError as error:
             if not (call.method == "sendPhoto" and _is_image_refusal(error)):
                 raise translate(error) from None
@@ -170,95 +171,72 @@ class TelegramPlatform:
             self._refused.add(str(image))
             call = render(message, with_photo=False)
             try:
-                sent = await self._send(call, target)
+                sent = await self._call(call.method, call.params(chat_id, options))
             except TelegramError as retry_error:
                 raise translate(retry_error) from None
+        assert isinstance(sent, TelegramReply)  # a send is answered with the message sent
         # The ref keeps what the message shows, so that a correction knows what to edit.
-        photo = (call.photo_file or call.photo or "") if call.method == "sendPhoto" else None
-        return MessageRef(NAME, target.address, sent.message_id, photo)
-
-    async def _send(self, call: TelegramMessage, target: Target) -> TelegramReply:
-        chat_id = _chat_id(target.address)
-        options = target.options
-        if not isinstance(options, TelegramOptions):
-            options = TelegramOptions()
-        common: dict[str, Any] = {
-            "chat_id": chat_id,
-            "parse_mode": ParseMode.HTML,
-            "reply_markup": _button(call),
-            "message_thread_id": options.thread_id,
-            "disable_notification": options.is_silent,
-        }
-        if call.method == "sendMessage":
-            preview = (
-                LinkPreviewOptions(url=call.link_url, prefer_large_media=True)
-                if options.link_preview
-                else LinkPreviewOptions(is_disabled=True)
-            )
-            return await self.bot.send_message(
-                text=call.text, link_preview_options=preview, **common
-            )
-        if call.photo_file is None:
-            assert call.photo is not None  # a sendPhoto has one or the other
-            return await self.bot.send_photo(photo=call.photo, caption=call.text, **common)
-        async with self._uploading.setdefault(call.photo_file, asyncio.Lock()):
-            # Sends to other chats wait for the first upload, then reuse its file_id.
-            cached = self._file_ids.get(call.photo_file)
-            if cached is None:
-                with Path(call.photo_file).open("rb") as image:
-                    sent = await self.bot.send_photo(photo=image, caption=call.text, **common)
-                if sent.photo:
-                    self._file_ids[call.photo_file] = sent.photo[-1].file_id
-                return sent
-        return await self.bot.send_photo(photo=cached, caption=call.text, **common)
+        return MessageRef(NAME, target.address, sent.message_id, call.image)
 
     async def edit(self, ref: MessageRef, message: Message) -> None:
         """Edit a sent message (its image too when that changed); "not modified" is success."""
-        is_photo = ref.photo is not None
-        call = render(message, with_photo=is_photo)
-        chat_id, number, markup = _chat_id(ref.address), ref.message_id, _button(call)
-        new_image = call.photo_file or call.photo
+        chat_id = _chat_id(ref.address)
+        method, params = render_edit(message, chat_id, message_id=ref.message_id, shown=ref.photo)
         try:
-            if is_photo and new_image and new_image != ref.photo:
-                media = InputMediaPhoto(
-                    self._media(call), caption=call.text, parse_mode=ParseMode.HTML
-                )
-                await self.bot.edit_message_media(
-                    media, chat_id=chat_id, message_id=number, reply_markup=markup
-                )
-            elif is_photo:
-                await self.bot.edit_message_caption(
-                    chat_id=chat_id, message_id=number, caption=call.text,
-                    parse_mode=ParseMode.HTML, reply_markup=markup,
-                )  # fmt: skip
-            else:
-                await self.bot.edit_message_text(
-                    call.text, chat_id=chat_id, message_id=number,
-                    parse_mode=ParseMode.HTML, reply_markup=markup,
-                )  # fmt: skip
+            await self._call(method, params)
         except TelegramError as error:
             if isinstance(error, BadRequest) and NOT_MODIFIED in error.message.lower():
                 return
             raise translate(error) from None
 
-    def _media(self, call: TelegramMessage) -> str | bytes:
-        """The new image of a correction: its file_id if uploaded before, else URL or bytes."""
-        if call.photo_file is None:
-            assert call.photo is not None  # only called for a photo
-            return call.photo
-        return self._file_ids.get(call.photo_file) or Path(call.photo_file).read_bytes()
-
     async def delete(self, ref: MessageRef, message: Message) -> None:
         """Delete a sent message (a retraction)."""
         del message
+        method, params = render_delete(_chat_id(ref.address), message_id=ref.message_id)
         try:
-            await self.bot.delete_message(chat_id=_chat_id(ref.address), message_id=ref.message_id)
+            await self._call(method, params)
         except TelegramError as error:
             raise translate(error) from None
 
+    async def _call(self, method: str, params: dict[str, Any]) -> TelegramReply | bool:
+        """Make the rendered call; a local image is uploaded once, then reused by file_id."""
+        path = upload_of(params)
+        if path is None:
+            return await self._request(method, params)
+        async with self._uploading.setdefault(path, asyncio.Lock()):
+            # Sends to other chats wait for the first upload, then reuse its file_id.
+            file_id = self._file_ids.get(path)
+            if file_id is None:
+                with Path(path).open("rb") as image:
+                    sent = await self._request(method, _with_upload(params, InputFile(image)))
+                if isinstance(sent, TelegramReply) and sent.photo:
+                    self._file_ids[path] = sent.photo[-1].file_id
+                return sent
+        return await self._request(method, _with_upload(params, file_id))
 
-def _button(call: TelegramMessage) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[InlineKeyboardButton(call.button_text, url=call.button_url)]])
+    async def _request(self, method: str, params: dict[str, Any]) -> TelegramReply | bool:
+        """Send `params` as they are; the Bot API answers with a Message, or True."""
+        # Method names are case-insensitive (Bot API, "Making requests"); lower case keeps the
+        # library from warning that it has a method of that name, which builds its own params.
+        result: TelegramReply | bool = await self.bot.do_api_request(
+            method.lower(), api_kwargs=params, return_type=TelegramReply
+        )
+        return result
+
+
+def _with_upload(params: dict[str, Any], upload: InputFile | str) -> dict[str, Any]:
+    """`params` with their UPLOAD stand-in replaced by the file itself, or by its file_id."""
+    if "photo" in params:
+        return {**params, "photo": upload}
+    if isinstance(upload, str):
+        return {**params, "media": {**params["media"], "media": upload}}
+    media = {**params["media"], "media": f"attach://{MEDIA_FIELD}"}
+    return {**params, "media": media, MEDIA_FIELD: upload}
+
+
+def _options(target: Target) -> TelegramOptions:
+    """The chat's options (topic, sound, preview); the defaults if it has none."""
+    return target.options if isinstance(target.options, TelegramOptions) else TelegramOptions()
 
 
 def _chat_id(address: str) -> int | str:

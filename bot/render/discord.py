@@ -1,4 +1,4 @@
-"""Pure: a Message → the Discord message that shows it (one embed within Discord's limits)."""
+"""Pure: a Message → one embed within Discord's limits, and the exact bodies that post or fix it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.i18n import t
-from bot.model import Message, Reply
+from bot.model import DiscordOptions, Message, Reply
 from bot.render.text import clean_text, escape_markdown, truncate, utf16_len
 
 # Discord's embed limits (discord.com/developers/docs/resources/message#embed-object-embed-limits)
@@ -35,16 +35,44 @@ class DiscordMessage:
     attachment: str | None  # a local image sent with the message and shown by attachment://
     attachment_name: str = ""  # the name it is uploaded under (Discord wants ASCII there)
 
-    def payload(self, *, mention_role: int | None = None) -> dict[str, Any]:
-        """The JSON body of `POST /channels/{channel_id}/messages`."""
+    def payload(self, options: DiscordOptions) -> dict[str, Any]:
+        """The JSON body of `POST /channels/{channel_id}/messages` for a channel's options.
+
+        With a local image it is the multipart form's `payload_json`, naming the file uploaded as
+        `files[0]`.
+        """
         body: dict[str, Any] = {"embeds": [self.embed], "allowed_mentions": {"parse": []}}
-        if self.button_url is not None:
-            button = {"type": 2, "style": 5, "label": self.button_label, "url": self.button_url}
-            body["components"] = [{"type": 1, "components": [button]}]
-        if mention_role is not None:
-            body["content"] = f"<@&{mention_role}>"
-            body["allowed_mentions"] = {"parse": [], "roles": [str(mention_role)]}
+        if components := self._components():
+            body["components"] = components
+        if options.mention_role is not None:
+            body["content"] = f"<@&{options.mention_role}>"
+            body["allowed_mentions"] = {"parse": [], "roles": [str(options.mention_role)]}
+        if attachments := self._attachments():
+            body["attachments"] = attachments
         return body
+
+    def correction(self) -> dict[str, Any]:
+        """The JSON body of `PATCH /channels/{channel_id}/messages/{message_id}` (a correction).
+
+        It replaces the embed, the button and the attachments: none left but this one's image.
+        """
+        return {
+            "embeds": [self.embed],
+            "components": self._components(),
+            "attachments": self._attachments(),
+        }
+
+    def _components(self) -> list[dict[str, Any]]:
+        if self.button_url is None:
+            return []
+        button = {"type": 2, "style": 5, "label": self.button_label, "url": self.button_url}
+        return [{"type": 1, "components": [button]}]
+
+    def _attachments(self) -> list[dict[str, Any]]:
+        """The upload as Discord's multipart form names it: `id` n is the part `files[n]`."""
+        if self.attachment is None:
+            return []
+        return [{"id": 0, "filename": self.attachment_name}]
 
 
 def color_of(categories: tuple[str, ...], colors: Mapping[str, int]) -> int:

@@ -1,7 +1,9 @@
-"""A /repost reply kept current with its push's progress ("120/3,000 sent"), on any platform."""
+"""What a chat adapter runs beside its answers: admin notices and /repost replies kept current."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
@@ -9,7 +11,56 @@ from bot.clock import Clock
 from bot.i18n import t
 from bot.storage import Outbox
 
-EVERY_S = 2.0  # how often the reply is brought up to date
+EVERY_S = 2.0  # how often a /repost reply is brought up to date
+
+
+class Errands:
+    """A chat adapter's background work, owned here and cancelled together when it stops."""
+
+    def __init__(self, outbox: Outbox, clock: Clock) -> None:
+        self.outbox = outbox
+        self.clock = clock
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def spawn(self, work: Awaitable[None]) -> None:
+        """Run `work` beside the caller; it is cancelled by `close`."""
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def notify(self, send: Callable[[str], Awaitable[object]] | None, text: str) -> None:
+        """Send an admin notice with `send` (None: the platform has no notice chat set)."""
+        if send is not None:
+            self.spawn(_discard(send(f"sokbo: {text}")))
+
+    def follow(
+        self,
+        push_id: int,
+        *,
+        text: str,
+        language: str,
+        show: Callable[[str], Awaitable[bool]],
+        longest: timedelta,
+    ) -> None:
+        """Keep a /repost reply (`text`) current with its push's progress, in the background."""
+        following = follow_progress(
+            self.outbox, self.clock, push_id,
+            text=text, language=language, show=show, longest=longest,
+        )  # fmt: skip
+        self.spawn(following)
+
+    async def close(self) -> None:
+        """Cancel what is still running, and wait until it has stopped."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def _discard(work: Awaitable[object]) -> None:
+    await work
 
 
 async def follow_progress(
@@ -22,7 +73,7 @@ async def follow_progress(
     show: Callable[[str], Awaitable[bool]],
     longest: timedelta,
 ) -> None:
-    """Show `text` plus the push's progress whenever it changes, until every row is done.
+    """Show `text` plus the push's progress whenever it changes, until every delivery is done.
 
     `show` edits the reply and says whether it could; following ends when it could not, or
     after `longest` (a platform's reply may only be edited for so long).

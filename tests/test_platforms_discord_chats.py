@@ -12,6 +12,7 @@ from typing import Any
 
 import discord
 import pytest
+from discord.state import ConnectionState
 from pydantic import SecretStr
 
 from bot.clock import SystemClock
@@ -21,7 +22,7 @@ from bot.delivery import Delivery
 from bot.errors import PlatformError
 from bot.model import NewPush, PostState, PushKind, Record
 from bot.platforms.discord import NAME, DiscordPlatform, discord_client
-from bot.platforms.discord_chats import DEFER_AFTER_S, DiscordChats
+from bot.platforms.discord_chats import DEFER_AFTER_S, DiscordChats, role_ids
 from bot.publish import Plan
 from bot.sqlite import open_sqlite
 from bot.static_chats import static_chats
@@ -414,3 +415,27 @@ async def test_admin_notices_go_to_the_notify_channel(
         [body] = bot.posted(OTHER)
         assert body["content"] == "sokbo: refused posts/x.md:3: invalid YAML"
         assert body["allowed_mentions"] == {"parse": []}
+
+
+async def test_role_ids_are_read_from_the_interactions_member() -> None:
+    """A member's role ids come as the interaction sent them; a user outside a server has none."""
+    http = discord.http.HTTPClient(asyncio.get_running_loop())
+    state = ConnectionState(
+        dispatch=lambda *_: None, handlers={}, hooks={}, http=http, intents=discord.Intents.none()
+    )
+    server: Any = {"id": "870", "name": "News", "roles": [], "channels": []}  # as the gateway
+    who: Any = {
+        "id": "5",
+        "username": "ed",
+        "discriminator": "0",
+        "avatar": None,
+        "global_name": None,
+    }
+    joined: Any = {"user": who, "roles": [EDITORS, "951"], "joined_at": None, "deaf": False,
+                   "mute": False, "flags": 0}  # fmt: skip
+    member = discord.Member(data=joined, guild=discord.Guild(data=server, state=state), state=state)
+    try:
+        assert role_ids(member) == {int(EDITORS), 951}
+        assert role_ids(discord.User(state=state, data=who)) == frozenset()
+    finally:
+        await http.close()

@@ -18,13 +18,13 @@ from bot.clock import Clock
 from bot.command_table import Access
 from bot.commands import BY_NAME, Caller, Command, Commands
 from bot.config import Config
+from bot.errands import Errands
 from bot.errors import PlatformError, SendError
 from bot.i18n import language_of
 from bot.lookup import complete_categories, complete_posts
 from bot.model import Reply
 from bot.platforms.discord import NAME, DiscordPlatform, translate
 from bot.platforms.discord_commands import KoreanDescriptions, register
-from bot.progress import follow_progress
 from bot.render.discord import reply_contents
 from bot.render.text import truncate
 from bot.replies import send_reply
@@ -56,11 +56,10 @@ class DiscordChats:
         self.client = client = platform.client
         self.commands = commands
         self.chats = storage.chats
-        self.outbox = storage.outbox  # a /repost reply follows its push
         self.config = config
         self.clock = clock
         self.defer_after_s = defer_after_s
-        self._tasks: set[asyncio.Task[None]] = set()  # notices and /repost replies kept current
+        self.errands = Errands(storage.outbox, clock)  # notices, /repost replies kept current
         self.tree = app_commands.CommandTree(client)
         register(self.tree, self._answer, self._complete_category, self._complete_post)
         client.event(self.on_guild_remove)
@@ -89,10 +88,10 @@ class DiscordChats:
         stopping.cancel()
         if connection.done():
             connection.result()  # the session ended for good: its PlatformError stops sokbo
-        for task in [connection, *self._tasks]:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        connection.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await connection
+        await self.errands.close()
 
     async def _connect(self) -> None:
         """discord.py reconnects and resumes by itself; what it raises has closed the client."""
@@ -107,11 +106,10 @@ class DiscordChats:
     def notify(self, text: str) -> None:
         """Send an admin notice to `discord.notify_channel`, if set; failures are only logged."""
         channel = self.config.discord.notify_channel
-        if channel is not None:
-            self._spawn(self._notify(channel, text))
+        self.errands.notify(None if channel is None else partial(self._notify, channel), text)
 
     async def _notify(self, channel: int, text: str) -> None:
-        content = reply_contents(Reply((f"sokbo: {text}",)))[0]  # escaped, within limits
+        content = reply_contents(Reply((text,)))[0]  # escaped, within limits
         messageable = self.client.get_partial_messageable(channel)
         await self._paced(
             lambda: messageable.send(content, allowed_mentions=QUIET),
@@ -128,14 +126,9 @@ class DiscordChats:
         )  # fmt: skip
         return sent is not None
 
-    def _spawn(self, work: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     def _caller(self, interaction: Interaction) -> Caller:
         user = interaction.user
-        roles = set(getattr(user, "_roles", ()))  # ids as sent: .roles needs the server cached
+        roles = role_ids(user)
         settings = self.config.discord
         channel = interaction.channel
         return Caller(
@@ -184,24 +177,16 @@ class DiscordChats:
                 interaction.channel_id, f"discord: follow-up of /{name}",
             )  # fmt: skip
         if reply.progress_of is not None:
-            self._spawn(self._follow(interaction, reply.text, reply.progress_of, caller.language))
+            self.errands.follow(
+                reply.progress_of, text=reply.text, language=caller.language,
+                show=partial(self._show_progress, interaction), longest=PROGRESS_FOR,
+            )  # fmt: skip
 
-    async def _follow(
-        self, interaction: Interaction, text: str, push_id: int, language: str
-    ) -> None:
-        """Edit a /repost reply with its progress until every row is done."""
-
-        async def show(shown: str) -> bool:
-            content = reply_contents(_lines(shown))[0]
-            edit = partial(
-                interaction.edit_original_response, content=content, allowed_mentions=QUIET
-            )
-            return await self._paced(edit, interaction.channel_id, "discord: repost progress")
-
-        await follow_progress(
-            self.outbox, self.clock, push_id,
-            text=text, language=language, show=show, longest=PROGRESS_FOR,
-        )  # fmt: skip
+    async def _show_progress(self, interaction: Interaction, shown: str) -> bool:
+        """Edit a /repost reply to say `shown`; whether it could."""
+        content = reply_contents(_lines(shown))[0]
+        edit = partial(interaction.edit_original_response, content=content, allowed_mentions=QUIET)
+        return await self._paced(edit, interaction.channel_id, "discord: repost progress")
 
     async def _complete_category(self, interaction: Interaction, typed: str) -> list[Choice[str]]:
         """Categories for the word being typed (after any already chosen ones)."""
@@ -238,6 +223,16 @@ class DiscordChats:
         if target is not None:
             await self.chats.deactivate(NAME, address, error=why, now=self.clock.now())
             log.info("discord: channel %s gets no more pushes: %s", address, why)
+
+
+def role_ids(user: discord.User | discord.Member) -> frozenset[int]:
+    """The ids of a member's roles, as the interaction carried them; none outside a server.
+
+    `Member.roles` looks the ids up in discord.py's cache of the server, which sokbo does not
+    keep (no members intent): the ids themselves are only in the private `Member._roles`.
+    This is the one place that reads it.
+    """
+    return frozenset(int(role) for role in getattr(user, "_roles", ()))
 
 
 def _translate(error: Exception) -> SendError | None:

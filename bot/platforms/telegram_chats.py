@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from telegram import BotCommand, Chat, Message, Update, User
@@ -16,10 +16,10 @@ from bot.clock import Clock
 from bot.command_table import Access, menu
 from bot.commands import BY_NAME, TABLE, Caller, Commands, parse_command
 from bot.config import Config
+from bot.errands import Errands
 from bot.errors import PlatformError
 from bot.i18n import LANGUAGES, language_of
 from bot.platforms.telegram import NAME, TelegramPlatform
-from bot.progress import follow_progress
 from bot.storage import Storage
 
 ALLOWED_UPDATES = ["message", "channel_post", "my_chat_member"]  # edited messages never re-run
@@ -50,10 +50,9 @@ class TelegramChats:
         self.platform = platform  # replies and notices share its pacing
         self.commands = commands
         self.chats = storage.chats
-        self.outbox = storage.outbox  # a /repost reply follows its push
         self.config = config
         self.clock = clock
-        self._following: set[asyncio.Task[None]] = set()  # /repost replies being kept current
+        self.errands = Errands(storage.outbox, clock)  # notices, /repost replies kept current
         command_updates = filters.COMMAND & (
             filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
         )
@@ -85,19 +84,11 @@ class TelegramChats:
     def notify(self, text: str) -> None:
         """Send an admin notice to `telegram.notify_chat`, if set; failures are only logged."""
         chat = self.config.telegram.notify_chat
-        if chat is None:
-            return
-        task = asyncio.create_task(self._notify(chat, text))
-        self._following.add(task)
-        task.add_done_callback(self._following.discard)
-
-    async def _notify(self, chat: int | str, text: str) -> None:
-        await self.platform.reply(chat, f"sokbo: {text}")
+        self.errands.notify(None if chat is None else partial(self.platform.reply, chat), text)
 
     async def stop(self) -> None:
         """Stop polling and close the connection."""
-        for task in self._following:
-            task.cancel()
+        await self.errands.close()
         if self.app.updater is not None and self.app.updater.running:
             await self.app.updater.stop()
         if self.app.running:
@@ -135,22 +126,10 @@ class TelegramChats:
             reply_to=message.message_id, thread_id=message.message_thread_id,
         )  # fmt: skip
         if answer is not None and reply.progress_of is not None:
-            task = asyncio.create_task(
-                self._follow(answer, reply.text, reply.progress_of, caller.language)
-            )
-            self._following.add(task)
-            task.add_done_callback(self._following.discard)
-
-    async def _follow(self, answer: Message, text: str, push_id: int, language: str) -> None:
-        """Edit a /repost reply with its progress until every row is done."""
-
-        async def show(shown: str) -> bool:
-            return await self.platform.edit_reply(answer, shown)
-
-        await follow_progress(
-            self.outbox, self.clock, push_id,
-            text=text, language=language, show=show, longest=PROGRESS_FOR,
-        )  # fmt: skip
+            self.errands.follow(
+                reply.progress_of, text=reply.text, language=caller.language,
+                show=partial(self.platform.edit_reply, answer), longest=PROGRESS_FOR,
+            )  # fmt: skip
 
     async def _is_chat_admin(self, chat: Chat, user: User | None, message: Message) -> bool:
         """Private chats and channel posts: yes; in a group, ask (an anonymous admin counts)."""

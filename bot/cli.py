@@ -19,15 +19,12 @@ from bot.commands import Command, Commands
 from bot.config import DEFAULT_CONFIG_NAME, Config, load_config
 from bot.errors import ConfigError, PlatformError, PostError
 from bot.instance import AlreadyRunning
-from bot.model import DiscordOptions, Message, PushKind, TelegramOptions
+from bot.model import Message, PushKind
+from bot.platforms import FACTORIES, NAMES
 from bot.platforms.console import console_caller
-from bot.render.console import render
-from bot.render.discord import render as render_discord
 from bot.render.message import to_message
-from bot.render.telegram import render as render_telegram
-from bot.service import serve
+from bot.service import open_storage, serve
 from bot.source import load_post, scan, walk
-from bot.sqlite import open_sqlite
 from bot.status import describe
 from bot.storage import StoreError, Summary
 
@@ -65,9 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         "preview", parents=[common], help="show exactly what would be sent"
     )
     preview.add_argument("posts", nargs="+", metavar="POST", help="a post's file path or key")
-    preview.add_argument(
-        "--platform", choices=["console", "telegram", "discord"], default="console"
-    )
+    preview.add_argument("--platform", choices=NAMES, default=NAMES[0])
     preview.add_argument("--json", action="store_true", help="the calls, one JSON object per post")
     preview.set_defaults(handler=run_preview)
     check = commands.add_parser(
@@ -164,7 +159,8 @@ def run_service(args: argparse.Namespace, config: Config) -> int:
 
 def run_status(args: argparse.Namespace, config: Config) -> int:
     """`sokbo status`: what the database knows; works while the service runs."""
-    summary = asyncio.run(_summary(_existing_database(config)))
+    _require_database(config)
+    summary = asyncio.run(_summary(config))
     if args.json:
         print(json.dumps(describe(summary, as_json=True), ensure_ascii=False))
     else:
@@ -172,25 +168,25 @@ def run_status(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-async def _summary(database: Path) -> Summary:
-    async with open_sqlite(database) as storage:
+async def _summary(config: Config) -> Summary:
+    async with open_storage(config) as storage:
         return await storage.reports.summary()
 
 
-def _existing_database(config: Config) -> Path:
+def _require_database(config: Config) -> None:
+    """Stop with a clear error when no `sokbo run` has made the database yet."""
     database = config.bot.database
     if not database.exists():
         raise UsageError(f"no database at {database} yet: `sokbo run` creates it")
-    return database
 
 
 def run_admin(args: argparse.Namespace, config: Config) -> int:
     """`sokbo repost KEY` / `sokbo retract KEY`: queue it; the running service sends it."""
-    database = _existing_database(config)
+    _require_database(config)
     key = " ".join(args.key)
 
     async def admin() -> str:
-        async with open_sqlite(database) as storage:
+        async with open_storage(config) as storage:
             commands = Commands(storage, config, SystemClock(), nudge=lambda: None)
             caller = console_caller(config.bot.language)
             return (await commands.handle(Command(args.command, key), caller)).text
@@ -249,14 +245,7 @@ def _print_preview(key: str, calls: list[dict[str, Any]], args: argparse.Namespa
 
 def preview_calls(message: Message, platform: str, config: Config) -> list[dict[str, Any]]:
     """The calls a platform would make for `message`; `{chat_id}` stands for each chat."""
-    if platform == "telegram":
-        call = render_telegram(message)  # for a chat with the default options
-        return [{"method": call.method, "params": call.params("{chat_id}", TelegramOptions())}]
-    if platform == "discord":
-        shown = render_discord(message, colors=config.discord.color_table)
-        request: dict[str, Any] = {"method": "POST", "path": "/channels/{channel_id}/messages"}
-        request["json"] = shown.payload(DiscordOptions())  # a channel without a role to mention
-        if shown.attachment is not None:  # multipart: the json as payload_json, this as files[0]
-            request["files"] = [shown.attachment]
-        return [request]
-    return [{"method": "print", "params": {"text": render(message)}}]
+    [plugin] = [
+        made for make in FACTORIES if (made := make(config, SystemClock())).name == platform
+    ]
+    return plugin.preview(message)

@@ -16,7 +16,7 @@ import discord
 from bot.clock import SystemClock
 from bot.errors import SendError
 from bot.model import Target
-from bot.platforms.discord import INTENTS, DiscordPlatform
+from bot.platforms.discord.send import INTENTS, DiscordPlatform
 from tests.fake_discord import FakeDiscord
 from tests.test_render_telegram import message
 

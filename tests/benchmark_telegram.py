@@ -19,7 +19,7 @@ from telegram.ext import AIORateLimiter, ExtBot
 from bot.clock import SystemClock
 from bot.config import TelegramSettings
 from bot.model import Target
-from bot.platforms.telegram import TelegramPlatform
+from bot.platforms.telegram.send import TelegramPlatform
 from tests.fake_telegram import FakeTelegram
 from tests.test_render_telegram import message
 

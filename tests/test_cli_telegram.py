@@ -14,7 +14,7 @@ from telegram import Bot
 from bot.clock import SystemClock
 from bot.config import load_config
 from bot.model import PushKind, Target
-from bot.platforms.telegram import NAME, TelegramPlatform
+from bot.platforms.telegram.send import NAME, TelegramPlatform
 from bot.render.message import to_message
 from bot.source import load_post
 from tests.fake_telegram import FakeTelegram

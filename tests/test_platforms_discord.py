@@ -19,7 +19,7 @@ from bot.clock import SystemClock
 from bot.config import Config, SiteConfig
 from bot.delivery import Delivery
 from bot.model import DiscordOptions, NewPush, Post, PostState, PushKind, Record
-from bot.platforms.discord import NAME, DiscordPlatform
+from bot.platforms.discord.send import NAME, DiscordPlatform
 from bot.publish import Plan
 from bot.render.discord import DiscordMessage, render
 from bot.render.message import to_message

@@ -21,11 +21,11 @@ from bot.config import Config, DiscordSettings, Secrets, SiteConfig
 from bot.delivery import Delivery
 from bot.errors import PlatformError
 from bot.model import NewPush, PostState, PushKind, Record
-from bot.platforms.discord import NAME, DiscordPlatform, discord_client
-from bot.platforms.discord_chats import DEFER_AFTER_S, DiscordChats, role_ids
+from bot.platforms.discord import plugin as discord_plugin
+from bot.platforms.discord.chats import DEFER_AFTER_S, DiscordChats, role_ids
+from bot.platforms.discord.send import NAME, DiscordPlatform, discord_client
 from bot.publish import Plan
 from bot.sqlite import open_sqlite
-from bot.static_chats import static_chats
 from bot.storage import Storage
 from tests.fake_discord import FakeDiscord
 from tests.fake_discord_gateway import EVERYONE_PERMISSIONS, MANAGE_CHANNELS, Exchange, is_ephemeral
@@ -117,7 +117,7 @@ async def live(
             discord_client(discord_settings, api.token) as client,
             open_sqlite(tmp_path / "s.db") as storage,
         ):
-            listed = static_chats(config, platforms=[NAME])  # `[[discord.channels]]`, if any
+            listed = discord_plugin(config, clock).static_chats()  # `[[discord.channels]]`
             await storage.chats.apply_static(listed, platforms=[NAME], now=clock.now())
             platform = DiscordPlatform(client, clock, colors=discord_settings.color_table)
             delivery = Delivery(storage, {NAME: platform}, config, clock)
@@ -125,7 +125,6 @@ async def live(
             chats = DiscordChats(
                 platform, commands, storage, config, clock, defer_after_s=defer_after_s
             )
-            await chats.start()
             tasks = [asyncio.create_task(delivery.run(stop)), asyncio.create_task(chats.run(stop))]
             await until(lambda: bool(api.gateway.sessions))
             bot = Live(api, storage, tmp_path / "s.db", chats, clock, tasks)

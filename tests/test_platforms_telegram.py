@@ -46,12 +46,12 @@ from bot.model import (
     Record,
     TelegramOptions,
 )
-from bot.platforms.telegram import NAME, TelegramPlatform, translate
+from bot.platforms.telegram import plugin as telegram_plugin
+from bot.platforms.telegram.send import NAME, TelegramPlatform, translate
 from bot.publish import Plan
 from bot.render.message import to_message
 from bot.render.telegram import render, render_delete, render_edit
 from bot.sqlite import open_sqlite
-from bot.static_chats import static_chats
 from bot.storage import Storage
 from tests.fake_telegram import FakeTelegram, Sent
 from tests.fakes import deliver_until_done
@@ -147,7 +147,7 @@ async def wire(tmp_path: Path, **settings: object) -> AsyncIterator[Wire]:
     database = tmp_path / "s.db"
     try:
         async with bot, open_sqlite(database) as storage:
-            listed = static_chats(config, platforms=[NAME])
+            listed = telegram_plugin(config, clock).static_chats()
             await storage.chats.apply_static(listed, platforms=[NAME], now=clock.now())
             platform = TelegramPlatform(bot, config.telegram, clock)
             delivery = Delivery(storage, {NAME: platform}, config, clock, rng=random.Random(3))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,12 +18,11 @@ from bot.commands import Commands
 from bot.config import Config, Secrets, SiteConfig, TelegramSettings
 from bot.delivery import Delivery
 from bot.model import NewPush, PostState, PushKind, Record, TelegramOptions
-from bot.platforms.telegram import NAME, TelegramPlatform
-from bot.platforms.telegram_chats import TelegramChats
+from bot.platforms.telegram import plugin as telegram_plugin
+from bot.platforms.telegram.chats import TelegramChats
+from bot.platforms.telegram.send import NAME
 from bot.publish import Plan
-from bot.service import telegram_application
 from bot.sqlite import open_sqlite
-from bot.static_chats import static_chats
 from bot.storage import Storage
 from tests.fake_telegram import BOT, FakeTelegram
 from tests.fakes import until
@@ -105,23 +105,21 @@ async def live(tmp_path: Path, **telegram: object) -> AsyncIterator[Live]:
         secrets=Secrets(telegram_token=SecretStr(api.token)),
     )
     clock = SystemClock()
-    application = telegram_application(config)
+    plugin = telegram_plugin(config, clock)
     stop = asyncio.Event()
     try:
-        async with open_sqlite(tmp_path / "s.db") as storage:
+        async with contextlib.AsyncExitStack() as stack, open_sqlite(tmp_path / "s.db") as storage:
             record = Record(post("2026-11-22-story", at=clock.now(), categories=("정치",), image_url="https://img.example.com/a.jpg"),
                             PostState.PUBLISHED, first_seen=clock.now(), is_alerted=True)  # fmt: skip
             await storage.archive.record_scan(
                 Plan(records=(record,)), (), now=clock.now(), site=None
             )
-            listed = static_chats(config, platforms=[NAME])
+            listed = plugin.static_chats()  # as the service does, before the platform starts
             await storage.chats.apply_static(listed, platforms=[NAME], now=clock.now())
-            platform = TelegramPlatform(application.bot, settings, clock)
+            platform = await plugin.connect(stack)
             delivery = Delivery(storage, {NAME: platform}, config, clock)
             commands = Commands(storage, config, clock, nudge=delivery.nudge)
-            chats = TelegramChats(
-                application, platform, commands, storage, config=config, clock=clock
-            )
+            chats = plugin.chat_side(commands, storage, ready=asyncio.Event())
             await chats.start()
             engine = asyncio.create_task(delivery.run(stop))
             try:

@@ -22,7 +22,7 @@ from bot.config import Config, SiteConfig
 from bot.delivery import Delivery
 from bot.instance import AlreadyRunning, lock_path, single_instance
 from bot.model import DiscordOptions, NewPush, PostState, PushKind, Record, TelegramOptions
-from bot.platforms.telegram import TelegramPlatform
+from bot.platforms.telegram.send import TelegramPlatform
 from bot.publish import Plan
 from bot.sqlite import open_sqlite
 from bot.sqlite.schema import MIGRATIONS, SCHEMA_VERSION

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import sys
 import threading
-from typing import TextIO
+from typing import Any, TextIO
 
+from bot.clock import Clock
 from bot.commands import Caller, Commands, parse_command
+from bot.config import Config
 from bot.i18n import t
 from bot.model import Message, MessageRef, Reply, Target
 from bot.render.console import render
+from bot.storage import StaticChat, Storage
 
 NAME = "console"
 ADDRESS = "stdout"
@@ -110,3 +115,63 @@ async def answer(line: str, commands: Commands, caller: Caller) -> Reply | None:
     if command is None:
         return Reply((t("unknown_command", caller.language),))
     return await commands.handle(command, caller)
+
+
+class ConsoleChats:
+    """The console's chat side: lines typed on stdin; notices are already in the log."""
+
+    def __init__(
+        self, platform: ConsolePlatform, commands: Commands, *, language: str, ready: asyncio.Event
+    ) -> None:
+        self.platform = platform
+        self.commands = commands
+        self.caller = console_caller(language)
+        self.ready = ready
+
+    def notify(self, text: str) -> None:
+        """Nothing more to do: the log on stderr has it."""
+        del text
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Answer stdin's lines until it ends or sokbo stops."""
+        await read_commands(
+            sys.stdin, self.commands, self.platform, self.caller, ready=self.ready, stop=stop
+        )
+
+
+class ConsolePlugin:
+    """The console as a plug-in: sokbo's fallback, with no secret, on stdout and stdin."""
+
+    name = NAME
+    is_configured = False
+    is_fallback = True
+
+    def __init__(self, config: Config, clock: Clock) -> None:
+        del clock  # a terminal has no pace to keep
+        self.config = config
+        self.platform = ConsolePlatform(sys.stdout)
+
+    def static_chats(self) -> tuple[StaticChat, ...]:
+        """The terminal itself gets every post."""
+        return (StaticChat(NAME, ADDRESS, (), self.config.bot.language, kind=""),)
+
+    def preview(self, message: Message) -> list[dict[str, Any]]:
+        """The block it would print."""
+        return [{"method": "print", "params": {"text": render(message)}}]
+
+    async def connect(self, stack: contextlib.AsyncExitStack) -> ConsolePlatform:
+        """Nothing to log in to."""
+        del stack
+        return self.platform
+
+    def chat_side(
+        self, commands: Commands, storage: Storage, *, ready: asyncio.Event
+    ) -> ConsoleChats:
+        """Commands typed at the terminal, answered once the first scan is in."""
+        del storage
+        return ConsoleChats(self.platform, commands, language=self.config.bot.language, ready=ready)
+
+
+def plugin(config: Config, clock: Clock) -> ConsolePlugin:
+    """The console's plug-in."""
+    return ConsolePlugin(config, clock)

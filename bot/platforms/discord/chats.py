@@ -23,8 +23,8 @@ from bot.errors import PlatformError, SendError
 from bot.i18n import language_of
 from bot.lookup import complete_categories, complete_posts
 from bot.model import Reply
-from bot.platforms.discord import NAME, DiscordPlatform, translate
-from bot.platforms.discord_commands import KoreanDescriptions, register
+from bot.platforms.discord.send import NAME, DiscordPlatform, translate
+from bot.platforms.discord.slash import KoreanDescriptions, register
 from bot.render.discord import reply_contents
 from bot.render.text import truncate
 from bot.replies import send_reply
@@ -76,12 +76,14 @@ class DiscordChats:
         log.info("discord: %d slash commands registered", len(synced))
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Hold the gateway connection until `stop`; a session Discord ends for good stops sokbo.
+        """Register the slash commands, then hold the gateway connection until `stop`; a session
+        Discord ends for good stops sokbo.
 
         discord.py closes the whole client then (REST too), so nothing could be sent; the
         outbox keeps every push for the next start. Otherwise the client is closed by its owner
         once delivery is done with it.
         """
+        await self.start()
         connection = asyncio.create_task(self._connect())
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({connection, stopping}, return_when=asyncio.FIRST_COMPLETED)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime, timedelta
 from functools import partial
@@ -10,7 +11,14 @@ from typing import Any
 from telegram import BotCommand, Chat, Message, Update, User
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import InvalidToken, TelegramError
-from telegram.ext import Application, ChatMemberHandler, ContextTypes, MessageHandler, filters
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    ChatMemberHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
 from bot.clock import Clock
 from bot.command_table import Access, menu
@@ -19,7 +27,7 @@ from bot.config import Config
 from bot.errands import Errands
 from bot.errors import PlatformError
 from bot.i18n import LANGUAGES, language_of
-from bot.platforms.telegram import NAME, TelegramPlatform
+from bot.platforms.telegram.send import NAME, TelegramPlatform
 from bot.storage import Storage
 
 ALLOWED_UPDATES = ["message", "channel_post", "my_chat_member"]  # edited messages never re-run
@@ -63,14 +71,7 @@ class TelegramChats:
         )
 
     async def start(self) -> None:
-        """Connect, register the menu, and start polling."""
-        try:
-            await self.app.initialize()
-        except InvalidToken:  # its message quotes the token
-            raise PlatformError("telegram: the Bot API refused TELEGRAM_BOT_TOKEN") from None
-        except TelegramError as error:
-            why = str(error).replace(self.app.bot.token, "***")
-            raise PlatformError(f"telegram: could not reach the Bot API: {why}") from None
+        """Register the command menu and start polling (the Application is logged in)."""
         for language in LANGUAGES:  # the default menu is English
             entries = [BotCommand(name, text) for name, text in menu(TABLE, language)]
             await self.app.bot.set_my_commands(
@@ -81,19 +82,26 @@ class TelegramChats:
         await self.app.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
         log.info("telegram: polling as @%s", self.app.bot.username)
 
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll and answer until `stop`."""
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            await self.stop()
+
     def notify(self, text: str) -> None:
         """Send an admin notice to `telegram.notify_chat`, if set; failures are only logged."""
         chat = self.config.telegram.notify_chat
         self.errands.notify(None if chat is None else partial(self.platform.reply, chat), text)
 
     async def stop(self) -> None:
-        """Stop polling and close the connection."""
+        """Stop polling and what runs beside it; the connection is closed by its owner."""
         await self.errands.close()
         if self.app.updater is not None and self.app.updater.running:
             await self.app.updater.stop()
         if self.app.running:
             await self.app.stop()
-        await self.app.shutdown()
 
     async def on_command(self, update: Update, context: Context) -> None:
         """Answer a command through the core, in the user's language."""
@@ -164,3 +172,28 @@ class TelegramChats:
         if message is None or message.migrate_to_chat_id is None:
             return
         await self.chats.move(NAME, str(message.chat.id), str(message.migrate_to_chat_id))
+
+
+def telegram_application(config: Config) -> AnyApplication:
+    """The python-telegram-bot Application: our API server, our pacing, updates in parallel."""
+    token = config.secrets.telegram_token
+    assert token is not None  # only built when there is one
+    return (
+        ApplicationBuilder()
+        .token(token.get_secret_value())
+        .base_url(config.telegram.api_url)
+        .base_file_url(config.telegram.api_file_url)
+        .concurrent_updates(True)
+        .build()
+    )
+
+
+async def log_in(app: AnyApplication) -> None:
+    """Ask the Bot API who the bot is; a refused token or no answer is a PlatformError."""
+    try:
+        await app.initialize()
+    except InvalidToken:  # its message quotes the token
+        raise PlatformError("telegram: the Bot API refused TELEGRAM_BOT_TOKEN") from None
+    except TelegramError as error:
+        why = str(error).replace(app.bot.token, "***")
+        raise PlatformError(f"telegram: could not reach the Bot API: {why}") from None

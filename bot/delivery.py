@@ -11,12 +11,14 @@ from typing import Protocol
 
 from bot.clock import Clock, sleep_or
 from bot.config import Config
-from bot.errors import MessageGone, SendError, Transient
+from bot.errors import MessageGone, SendError, Transient, Unknown
 from bot.fanout import fan_out
+from bot.faults import StoreFaults
 from bot.model import DeliveryStatus, Message, MessageRef, PostState, PushKind, Target
+from bot.outages import Outages
 from bot.outcome import Outcome, judge
 from bot.render.message import to_message
-from bot.storage import Job, Storage
+from bot.storage import Job, Storage, StoreUnavailable
 
 TICK_S = 0.25  # how often the queue is looked at: work queued from the shell starts within this
 MAX_IN_FLIGHT = 16  # sends at once, across targets (each target still gets one at a time)
@@ -47,6 +49,10 @@ class Platform(Protocol):
         """Delete a sent message (a retraction)."""
         ...
 
+    async def probe(self) -> None:
+        """Ask the platform something cheap; raise a SendError when it does not answer."""
+        ...
+
 
 class Delivery:
     """Drains the outbox into the platforms, in order per target, until stopped."""
@@ -60,10 +66,13 @@ class Delivery:
         *,
         rng: random.Random | None = None,
         on_notice: Callable[[str], None] = lambda _text: None,
+        faults: StoreFaults | None = None,
     ) -> None:
         self.chats = storage.chats
         self.outbox = storage.outbox
-        self.on_notice = on_notice  # tells admins of dead rows
+        self.on_notice = on_notice  # tells admins of dead rows and outages
+        self.faults = faults or StoreFaults(clock, on_notice=on_notice)
+        self.outages = Outages(clock, on_notice=on_notice, on_back=self.nudge)
         self.platforms = dict(platforms)
         self.config = config
         self.clock = clock
@@ -88,7 +97,11 @@ class Delivery:
         """Fan out queued pushes and claim up to `limit` deliveries due now on unheld platforms."""
         await self.fan_out()
         now = self.clock.now()
-        ready = [name for name in self.platforms if self.held_until.get(name, now) <= now]
+        ready = [
+            name
+            for name in self.platforms
+            if self.held_until.get(name, now) <= now and not self.outages.is_down(name)
+        ]
         return await self.outbox.claim(now=now, platforms=ready, limit=limit)
 
     async def run_once(self) -> int:
@@ -98,20 +111,23 @@ class Delivery:
         return len(jobs)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until `stop`; then let in-flight sends finish (a crash resends them)."""
-        reset = await self.outbox.reset_in_flight(now=self.clock.now())
+        """Deliver until `stop`; then let in-flight sends finish (a crash resends them).
+
+        Storage that stops answering pauses the loop (told once), which goes on when it is back.
+        """
+        reset = await self.faults.retry(
+            lambda: self.outbox.reset_in_flight(now=self.clock.now()), stop=stop
+        )
         if reset:
             log.warning("resending %d rows that were in flight when sokbo last stopped", reset)
         in_flight: set[asyncio.Task[None]] = set()
         try:
             while not stop.is_set():
-                room = MAX_IN_FLIGHT - len(in_flight)
-                jobs = await self.claim(room) if room > 0 else []
+                jobs = await self._claim_room(MAX_IN_FLIGHT - len(in_flight), stop)
                 for job in jobs:
                     task = asyncio.create_task(self.deliver(job))
                     in_flight.add(task)
                     task.add_done_callback(in_flight.discard)
-                await self._prune_now_and_then()
                 if not jobs:
                     self._nudged.clear()
                     await sleep_or(self.clock, TICK_S, self._nudged, stop, tasks=in_flight)
@@ -120,14 +136,29 @@ class Delivery:
         finally:
             for task in in_flight:  # past the grace, or cancelled: the next start resends them
                 task.cancel()
+            await self.outages.close()
+
+    async def _claim_room(self, room: int, stop: asyncio.Event) -> list[Job]:
+        """Claim what fits in `room` (and prune now and then), waiting out storage faults."""
+        if room <= 0:
+            return []
+        try:
+            return await self.faults.retry(lambda: self._claim_and_prune(room), stop=stop)
+        except StoreUnavailable:  # stopping while storage is away
+            return []
+
+    async def _claim_and_prune(self, room: int) -> list[Job]:
+        jobs = await self.claim(room)
+        await self._prune_now_and_then()
+        return jobs
 
     async def _prune_now_and_then(self) -> None:
         now = self.clock.now()
         if self._last_prune is None or now - self._last_prune >= PRUNE_EVERY:
-            self._last_prune = now
             window = timedelta(hours=self.config.bot.edit_window_hours)
             if pruned := await self.outbox.prune(now=now, window=window):
                 log.info("pruned %d delivered rows older than the edit window", pruned)
+            self._last_prune = now
 
     async def deliver(self, job: Job) -> None:
         """Send one delivery and record what happened; a failure stays on that delivery."""
@@ -135,7 +166,7 @@ class Delivery:
         record = job.record
         if job.kind is not PushKind.RETRACTION and record.state is not PostState.PUBLISHED:
             hidden = Outcome(DeliveryStatus.CANCELLED, job.attempts, "post hidden")
-            await self.outbox.failed(job, hidden, now=self.clock.now())
+            await self.faults.retry(lambda: self.outbox.failed(job, hidden, now=self.clock.now()))
             return
         language = job.target.language or self.config.bot.language
         message = to_message(record.post, kind=job.kind, site=self.config.site, language=language)
@@ -147,8 +178,8 @@ class Delivery:
         except Exception as error:  # an adapter bug must not stop delivery: retry, and say so
             log.exception("unexpected error sending post=%s to=%s", job.key, job.target.address)
             await self._failed(job, Transient(f"{type(error).__name__}: {error}"))
-        else:
-            await self.outbox.sent(job, ref, now=self.clock.now())
+        else:  # sent: it must be recorded, or a restart would send it again
+            await self.faults.retry(lambda: self.outbox.sent(job, ref, now=self.clock.now()))
             log.info(
                 "delivered %s post=%s to=%s:%s attempt=%d",
                 job.kind, job.key, job.target.platform, job.target.address, job.attempts,
@@ -168,14 +199,18 @@ class Delivery:
         return None
 
     async def _failed(self, job: Job, error: SendError) -> None:
-        now, platform = self.clock.now(), job.target.platform
+        platform = job.target.platform
+        is_down = isinstance(error, Transient | Unknown) and await self.outages.confirm(
+            self.platforms[platform], error
+        )
+        now = self.clock.now()
         outcome = judge(
             error, attempts=job.attempts, max_attempts=self.config.bot.max_attempts, now=now,
-            held_until=self.held_until.get(platform), rng=self.rng,
+            held_until=self.held_until.get(platform), is_platform_down=is_down, rng=self.rng,
         )  # fmt: skip
         if outcome.hold_platform_until is not None:
             self.held_until[platform] = outcome.hold_platform_until
-        await self.outbox.failed(job, outcome, now=now)
+        await self.faults.retry(lambda: self.outbox.failed(job, outcome, now=now))
         _log_failure(job, outcome)
         if outcome.status is DeliveryStatus.DEAD:
             self.on_notice(f"dead after {job.attempts} attempts: {_where(job)}: {outcome.error}")

@@ -43,6 +43,7 @@ def judge(
     max_attempts: int,
     now: datetime,
     held_until: datetime | None = None,
+    is_platform_down: bool = False,
     rng: random.Random,
 ) -> Outcome:
     """Judge attempt number `attempts` (counted at claim), failed with `error`, at `now`.
@@ -50,10 +51,14 @@ def judge(
     A rate limit waits as told and is not a failed attempt; a global one holds the platform.
     A moved chat is followed and tried again at once, uncounted. Timeouts and transient errors
     back off exponentially with full jitter, capped, and count toward `max_attempts`; then the
-    delivery is dead. A refusal is rejected, a gone chat deactivated; neither is retried. No
-    retry is due before the platform's hold (`held_until`) ends.
+    delivery is dead — unless the platform itself is down (its probe failed too): an outage
+    spends no attempt, and the delivery waits for the platform to answer again. A refusal is
+    rejected, a gone chat deactivated; neither is retried. No retry is due before the
+    platform's hold (`held_until`) ends.
     """
     why = str(error)[:ERROR_CHARS]
+    if is_platform_down and isinstance(error, Transient | Unknown):
+        return Outcome(DeliveryStatus.RETRY, attempts - 1, why, _not_before(now, held_until))
     if isinstance(error, TargetGone):
         return Outcome(DeliveryStatus.REJECTED, attempts, why, is_gone=True)
     if isinstance(error, Rejected):

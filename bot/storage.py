@@ -18,6 +18,13 @@ class StoreError(BotError):
     """The database cannot be opened or is not one sokbo can use."""
 
 
+class StoreUnavailable(StoreError):
+    """Storage cannot be used right now (locked by another process, disk full, file gone).
+
+    Nothing was written by the operation that raised it; the same operation may succeed later.
+    """
+
+
 @dataclass(frozen=True, slots=True)
 class Refusal:
     """A refused file as stored: shown by status, told to admins once."""

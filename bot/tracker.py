@@ -7,9 +7,11 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
+from functools import partial
 
 from bot.clock import Clock, sleep_or
 from bot.config import BotSettings, SiteConfig
+from bot.faults import StoreFaults
 from bot.publish import Plan, Snapshot, decide
 from bot.storage import Archive
 
@@ -30,6 +32,7 @@ class Tracker:
         site: str = "",
         on_push: Callable[[], None] = lambda: None,
         on_notice: Callable[[str], None] = lambda _text: None,
+        faults: StoreFaults | None = None,
     ) -> None:
         self.archive = archive
         self.site = site  # what the posts' links are made of (site_identity), remembered
@@ -37,6 +40,7 @@ class Tracker:
         self.clock = clock
         self.on_push = on_push  # tells delivery there is work
         self.on_notice = on_notice  # tells admins (refused files, bursts), once each
+        self.faults = faults or StoreFaults(clock, on_notice=on_notice)  # storage away: retried
         self.synced = asyncio.Event()  # set once the first snapshot is written
         self.snapshot: Snapshot | None = None
         self.next_due: datetime | None = None
@@ -95,9 +99,9 @@ class Tracker:
             return plan
 
     async def follow(self, snapshots: AsyncIterator[Snapshot]) -> None:
-        """Sync on every snapshot the watcher yields."""
+        """Sync on every snapshot the watcher yields; while storage is away, retry the last."""
         async for snapshot in snapshots:
-            await self.sync(snapshot)
+            await self.faults.retry(partial(self.sync, snapshot))
 
     async def keep_time(self, stop: asyncio.Event) -> None:
         """Sync when the earliest scheduled post is due (a timer, not the next rescan)."""
@@ -106,7 +110,7 @@ class Tracker:
             due = self.next_due
             delay = None if due is None else (due - self.clock.now()).total_seconds()
             if delay is not None and delay <= 0:
-                await self.sync()
+                await self.faults.retry(self.sync)
                 self._rescheduled.clear()
                 if self.next_due == due:  # cannot happen while next_due is in the future
                     await sleep_or(self.clock, MIN_WAKE_S, self._rescheduled, stop)

@@ -63,6 +63,7 @@ class FakeTelegram:
     per_chat_interval_s: float = 1.0
     uploads: dict[str, bytes] = field(default_factory=dict)
     limited: int = 0  # messages answered 429 for going over the limits
+    is_down: bool = False  # an outage: every call answered 502 Bad Gateway, as a proxy would
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _recent: deque[float] = field(default_factory=deque)
     _last_by_chat: dict[int, float] = field(default_factory=dict)
@@ -106,6 +107,8 @@ class FakeTelegram:
         method = CANONICAL.get(request.match_info["method"].lower(), request.match_info["method"])
         params = await _params(request, self.uploads)
         self.requests.append((method, params))
+        if self.is_down:
+            return web.Response(status=502, text="Bad Gateway")
         if method not in METHODS:
             return _error(404, "Not Found: method not found")
         handler = getattr(self, f"_{method}")

@@ -92,6 +92,8 @@ class FakePlatform:
         self.pacer = pacer
         self.calls: list[Call] = []
         self.script: dict[str, list[Exception]] = {}  # address → errors to raise, in order
+        self.down: Exception | None = None  # while set, the whole platform fails with it
+        self.probes: list[bool] = []  # each probe, and whether the platform answered
         self._ids = 0
 
     def fail(self, address: str, *errors: Exception) -> None:
@@ -99,6 +101,8 @@ class FakePlatform:
         self.script.setdefault(address, []).extend(errors)
 
     def _maybe_fail(self, address: str) -> None:
+        if self.down is not None:
+            raise self.down
         queued = self.script.get(address)
         if queued:
             raise queued.pop(0)
@@ -124,6 +128,12 @@ class FakePlatform:
         """Record a delete."""
         self._maybe_fail(ref.address)
         self.calls.append(Call("delete", ref.address, message.key, message.title))
+
+    async def probe(self) -> None:
+        """Answer, unless the whole platform is down."""
+        self.probes.append(self.down is None)
+        if self.down is not None:
+            raise self.down
 
     def sent_to(self, address: str) -> list[tuple[str, str]]:
         """(method, key) of the calls for one address, in order."""

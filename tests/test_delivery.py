@@ -30,7 +30,7 @@ from bot.publish import Plan
 from bot.ratelimit import Pacer
 from bot.storage import Outbox, Storage
 from tests.conftest import Opener
-from tests.fakes import FakeClock, FakePlatform
+from tests.fakes import FakeClock, FakePlatform, settle
 from tests.test_publish import post
 
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
@@ -46,6 +46,7 @@ class Desk:
     platform: FakePlatform
     delivery: Delivery
     clock: FakeClock
+    notices: list[str]
 
     async def publish(self, key: str, *, kind: PushKind = ALERT, **changes: object) -> None:
         """Record post `key` as published and queue a push of it."""
@@ -81,9 +82,13 @@ async def desk(open_storage: Opener, **bot: object) -> AsyncIterator[Desk]:
     )
     clock = FakeClock(T0)
     platform = FakePlatform()
+    notices: list[str] = []
     async with open_storage() as storage:
-        delivery = Delivery(storage, {"fake": platform}, config, clock, rng=random.Random(7))
-        yield Desk(storage, storage.outbox, platform, delivery, clock)
+        delivery = Delivery(
+            storage, {"fake": platform}, config, clock,
+            rng=random.Random(7), on_notice=notices.append,
+        )  # fmt: skip
+        yield Desk(storage, storage.outbox, platform, delivery, clock, notices)
 
 
 async def test_a_push_fans_out_to_matching_targets_only(open_storage: Opener) -> None:
@@ -416,3 +421,48 @@ async def test_the_platforms_pacing_spreads_a_fan_out(open_storage: Opener) -> N
 async def _drain(delivery: Delivery) -> None:
     while await delivery.run_once():
         pass
+
+
+@pytest.mark.parametrize("outage_s", [60, 600])
+async def test_an_outage_of_the_platform_spends_no_attempts(
+    open_storage: Opener, outage_s: int
+) -> None:
+    """The platform unreachable mid fan-out, for a minute or ten: it is held and probed with
+    backoff; when it answers, every chat gets the post once, on its first counted attempt."""
+    async with desk(open_storage, max_attempts=3) as d:
+        chats = [f"chat-{n:02}" for n in range(40)]
+        await d.chats(*chats)
+        await d.publish("a")
+        await d.delivery.run_once()  # the first 16 go out
+        d.platform.down = Transient("connection refused")
+        for _ in range(outage_s):
+            await d.delivery.run_once()
+            d.clock.advance(seconds=1)
+            await settle()
+        d.platform.down = None
+        for _ in range(120):
+            d.clock.advance(seconds=1)
+            await settle()
+            await d.delivery.run_once()
+        assert sorted(call.address for call in d.platform.calls) == chats
+        assert {(status, attempts) for _, status, attempts in await d.statuses()} == {("sent", 1)}
+        assert d.platform.probes.count(False) <= 4 + outage_s // 60  # backoff, up to a minute
+        assert [n.split(" (")[0].split(" after")[0] for n in d.notices] == [
+            "fake does not answer",
+            "fake answers again",
+        ]
+
+
+async def test_a_message_that_always_fails_on_a_healthy_platform_ends_dead(
+    open_storage: Opener,
+) -> None:
+    """The probe answers, so the failures are the message's own: counted, then dead."""
+    async with desk(open_storage, max_attempts=3) as d:
+        await d.chats("bad", "good")
+        d.platform.fail("bad", *[Transient("500: Internal Server Error")] * 5)
+        await d.publish("a")
+        for _ in range(5):
+            await d.delivery.run_once()
+            d.clock.advance(minutes=1)
+        assert await d.statuses() == [("bad", "dead", 3), ("good", "sent", 1)]
+        assert all(d.platform.probes)

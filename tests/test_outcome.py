@@ -80,3 +80,20 @@ def test_a_long_error_is_cut_to_what_is_kept() -> None:
     """A platform's error text is kept, up to its limit."""
     outcome = judge(Rejected("x" * 5000), attempts=1, max_attempts=5, now=NOW, rng=Top())
     assert outcome.error == "x" * ERROR_CHARS
+
+
+@pytest.mark.parametrize("error", [Transient("502"), Unknown("timed out")])
+def test_an_outage_of_the_platform_spends_no_attempt(error: SendError) -> None:
+    """The platform itself down (its probe failed too): retried when it is back, uncounted,
+    however many attempts the delivery had."""
+    held = NOW + 60 * S
+    down = judge(error, attempts=5, max_attempts=5, now=NOW, held_until=held,
+                 is_platform_down=True, rng=Top())  # fmt: skip
+    assert down == Outcome(RETRY, 4, str(error), held)
+
+
+def test_a_platform_outage_does_not_excuse_a_refusal() -> None:
+    """A message the platform refuses is rejected even while the platform is down."""
+    refused = judge(Rejected("400"), attempts=1, max_attempts=5, now=NOW, is_platform_down=True,
+                    rng=Top())  # fmt: skip
+    assert refused.status is REJECTED

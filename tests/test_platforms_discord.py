@@ -18,6 +18,7 @@ import pytest
 from bot.clock import SystemClock
 from bot.config import Config, SiteConfig
 from bot.delivery import Delivery
+from bot.errors import Transient
 from bot.model import DiscordOptions, NewPush, Post, PostState, PushKind, Record
 from bot.platforms.discord.send import NAME, DiscordPlatform
 from bot.publish import Plan
@@ -333,3 +334,15 @@ async def test_a_message_discord_refuses_is_rejected_with_its_reason(
             ("rejected", 1, "400: Invalid Form Body")
         ]
         assert rows(g.database, "SELECT is_active FROM targets") == [(1,)]
+
+
+async def test_the_probe_tells_an_outage_from_an_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`GET /users/@me` answered: Discord is up; the API gone (connection refused): Transient."""
+    async with guild(tmp_path, monkeypatch) as g:
+        platform = g.delivery.platforms[NAME]
+        await platform.probe()
+        await g.api.stop()  # nothing listens on its port any more
+        with pytest.raises(Transient):
+            await platform.probe()

@@ -425,3 +425,16 @@ def test_library_errors_are_translated_by_kind(error: TelegramError, kind: type[
         assert translated.after == timedelta(seconds=7)
     if isinstance(translated, TargetMoved):
         assert translated.address == "-1009"
+
+
+async def test_the_probe_tells_an_outage_from_an_answer(tmp_path: Path) -> None:
+    """getMe answered: the platform is up; a 502 for everything: a Transient the probe raises."""
+    async with wire(tmp_path) as w:
+        platform = w.delivery.platforms[NAME]
+        await platform.probe()
+        w.api.is_down = True
+        with pytest.raises(Transient):
+            await platform.probe()
+        w.api.is_down = False
+        await platform.probe()
+        assert [method for method, _ in w.api.requests].count("getMe") >= 3

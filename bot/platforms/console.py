@@ -54,6 +54,9 @@ class ConsolePlatform:
         del ref
         self.show(render(message))
 
+    async def probe(self) -> None:
+        """A terminal is always there."""
+
 
 def console_caller(language: str) -> Caller:
     """The person at the console: an admin in a private chat."""

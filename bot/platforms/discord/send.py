@@ -124,6 +124,13 @@ class DiscordPlatform:
         except (discord.DiscordException, aiohttp.ClientError, TimeoutError) as error:
             raise translate(error) from None
 
+    async def probe(self) -> None:
+        """Ask the REST API who the bot is (`GET /users/@me`): cheap, and needs the API up."""
+        try:
+            await self.client.http.request(Route("GET", "/users/@me"))
+        except (discord.DiscordException, aiohttp.ClientError, TimeoutError) as error:
+            raise translate(error) from None
+
     def _render(self, message: Message) -> tuple[DiscordMessage, File | None]:
         """The message, and its local image opened for upload; unreadable, the post goes without."""
         shown = render(message, colors=self.colors)

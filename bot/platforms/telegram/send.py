@@ -198,6 +198,13 @@ class TelegramPlatform:
         except TelegramError as error:
             raise translate(error) from None
 
+    async def probe(self) -> None:
+        """Ask the Bot API who the bot is (getMe): the cheapest call that needs the API up."""
+        try:
+            await self.bot.get_me()
+        except TelegramError as error:
+            raise translate(error) from None
+
     async def _call(self, method: str, params: dict[str, Any]) -> TelegramReply | bool:
         """Make the rendered call; a local image is uploaded once, then reused by file_id."""
         path = upload_of(params)

@@ -17,7 +17,7 @@ from bot.i18n import t
 from bot.lookup import category_counts, fold, match_posts, reaches, suggest
 from bot.model import PostState, PushKind, Record, Reply
 from bot.render.text import truncate
-from bot.storage import Storage
+from bot.storage import Storage, StoreUnavailable
 
 DEFAULT_COUNT = 5  # /latest and /category without n
 MOST = 20  # the most posts one reply lists
@@ -113,11 +113,18 @@ class Commands:
         args = _UNSEEN.sub("", command.args).strip()
         if len(args) > LONGEST_ARGUMENTS:
             return Reply((t("too_long", language, most=LONGEST_ARGUMENTS),), is_private=True)
+        return await self._run(spec, args, caller)
+
+    async def _run(self, spec: CommandSpec, args: str, caller: Caller) -> Reply:
+        """Run a command's handler; a fault below it gets a short apology, never a crash."""
         try:
             return await spec.handler(self, args, caller)
-        except Exception:  # a bug or a fault below: an apology, and the service goes on
+        except StoreUnavailable as error:  # told to admins once elsewhere; here, the caller
+            log.warning("command /%s not answered: %s", spec.name, error)
+            return Reply((t("storage_busy", caller.language),), is_private=True)
+        except Exception:  # a bug: an apology, and the service goes on
             log.exception("command /%s failed for %s %s", spec.name, caller.platform, caller.chat)
-            return Reply((t("internal_error", language),), is_private=True)
+            return Reply((t("internal_error", caller.language),), is_private=True)
 
     def _throttle(self, caller: Caller) -> int | None:
         """Count this command; return seconds to wait when the user is over the limit."""

@@ -112,6 +112,10 @@ _STRINGS: dict[str, dict[str, str]] = {
         "ko": "문제가 생겨 답하지 못했습니다. 잠시 후 다시 해 보세요.",
         "en": "Something went wrong; please try again in a moment.",
     },
+    "storage_busy": {
+        "ko": "지금은 데이터베이스를 쓸 수 없어 답하지 못했습니다. 잠시 후 다시 해 보세요.",
+        "en": "The database cannot be reached right now; please try again in a moment.",
+    },
     "too_long": {
         "ko": "너무 깁니다. 명령 뒤에는 {most:,}자까지 적을 수 있습니다.",
         "en": "That is too long: a command takes at most {most:,} characters.",

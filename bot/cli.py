@@ -176,7 +176,11 @@ async def _summary(config: Config) -> Summary:
 def _require_database(config: Config) -> None:
     """Stop with a clear error when no `sokbo run` has made the database yet."""
     database = config.bot.database
-    if not database.exists():
+    try:
+        exists = database.exists()
+    except OSError as exc:  # its folder cannot be searched
+        raise StoreError(f"{database}: cannot be reached: {exc.strerror}") from None
+    if not exists:
         raise UsageError(f"no database at {database} yet: `sokbo run` creates it")
 
 

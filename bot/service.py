@@ -11,20 +11,23 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
 from bot import __version__
-from bot.clock import SystemClock, sleep_or
+from bot.clock import Clock, SystemClock, sleep_or
 from bot.commands import Commands
 from bot.config import Config
 from bot.delivery import Delivery, Platform
 from bot.errors import PlatformError
-from bot.instance import single_instance
+from bot.faults import StoreFaults
+from bot.instance import AlreadyRunning
 from bot.platforms import FACTORIES
 from bot.plugins import Plugin, running, static_chats
 from bot.sqlite import open_sqlite
-from bot.storage import Chats, Reports, Storage
+from bot.storage import Chats, Keeper, Reports, Storage, StoreError, StoreUnavailable
 from bot.tracker import Tracker, site_identity
 from bot.watch import FolderView, watch_folder
 
 log = logging.getLogger(__name__)
+
+KEEP_EVERY_S = 30  # how often the service makes sure its database is still where it was
 
 
 async def serve(config: Config, clock: SystemClock, *, with_console: bool) -> None:
@@ -34,49 +37,74 @@ async def serve(config: Config, clock: SystemClock, *, with_console: bool) -> No
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     plugins = running(FACTORIES, config, clock, with_fallback=with_console)
-    database = config.bot.database
-    with single_instance(database):
-        async with contextlib.AsyncExitStack() as stack:
-            storage = await stack.enter_async_context(open_storage(config))
-            await _apply_static(storage.chats, plugins, clock)
-            platforms: dict[str, Platform] = {}
-            for plugin in plugins:  # each logs in; a refused token stops sokbo here
-                platforms[plugin.name] = await plugin.connect(stack)
-            sinks: list[Callable[[str], None]] = []  # admin notices: already logged; chats too
+    async with contextlib.AsyncExitStack() as stack:
+        storage = await stack.enter_async_context(open_storage(config, exclusive=True))
+        await _apply_static(storage.chats, plugins, clock)
+        platforms: dict[str, Platform] = {}
+        for plugin in plugins:  # each logs in; a refused token stops sokbo here
+            platforms[plugin.name] = await plugin.connect(stack)
+        sinks: list[Callable[[str], None]] = []  # admin notices: already logged; chats too
 
-            def notify(text: str) -> None:
-                for sink in sinks:
-                    sink(text)
+        def notify(text: str) -> None:
+            for sink in sinks:
+                sink(text)
 
-            delivery = Delivery(storage, platforms, config, clock, on_notice=notify)
-            tracker = Tracker(
-                storage.archive, config.bot, clock,
-                site=site_identity(config.site), on_push=delivery.nudge, on_notice=notify,
-            )  # fmt: skip
-            commands = Commands(storage, config, clock, nudge=delivery.nudge)
-            sides = [p.chat_side(commands, storage, ready=tracker.synced) for p in plugins]
-            sinks += [side.notify for side in sides]
-            view = FolderView(config.site, clock=clock, settle_s=config.bot.settle_seconds)
-            snapshots = watch_folder(
-                view, clock=clock, rescan_s=config.bot.rescan_seconds, stop=stop
-            )
-            try:
-                async with asyncio.TaskGroup() as tasks:
-                    tasks.create_task(tracker.follow(snapshots))
-                    tasks.create_task(tracker.keep_time(stop))
-                    tasks.create_task(delivery.run(stop))
-                    for side in sides:
-                        tasks.create_task(side.run(stop))
-                    banner = _banner(tracker, storage.reports, config, stop, plugins=plugins)
-                    tasks.create_task(banner)
-            except* PlatformError as group:  # a platform ended for good: one line, exit 2
-                raise group.exceptions[0] from None
+        faults = StoreFaults(clock, on_notice=notify)  # storage away: told once, retried
+        delivery = Delivery(storage, platforms, config, clock, on_notice=notify, faults=faults)
+        tracker = Tracker(
+            storage.archive, config.bot, clock, site=site_identity(config.site),
+            on_push=delivery.nudge, on_notice=notify, faults=faults,
+        )  # fmt: skip
+        commands = Commands(storage, config, clock, nudge=delivery.nudge)
+        sides = [p.chat_side(commands, storage, ready=tracker.synced) for p in plugins]
+        sinks += [side.notify for side in sides]
+        view = FolderView(config.site, clock=clock, settle_s=config.bot.settle_seconds)
+        snapshots = watch_folder(view, clock=clock, rescan_s=config.bot.rescan_seconds, stop=stop)
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(tracker.follow(snapshots))
+                tasks.create_task(tracker.keep_time(stop))
+                tasks.create_task(delivery.run(stop))
+                for side in sides:
+                    tasks.create_task(side.run(stop))
+                banner = _banner(tracker, storage.reports, config, stop, plugins=plugins)
+                tasks.create_task(banner)
+                tasks.create_task(keep(storage.keeper, clock, stop, notify=notify))
+        except* (PlatformError, AlreadyRunning, StoreError) as group:  # one line, exit 2
+            raise group.exceptions[0] from None
     log.info("sokbo stopped")
 
 
-def open_storage(config: Config) -> AbstractAsyncContextManager[Storage]:
-    """The storage backend the config names (SQLite at `bot.database`: the only one yet)."""
-    return open_sqlite(config.bot.database)
+def open_storage(
+    config: Config, *, exclusive: bool = False
+) -> AbstractAsyncContextManager[Storage]:
+    """The storage backend the config names (SQLite at `bot.database`: the only one yet).
+
+    `exclusive` (the service) holds it against a second service: AlreadyRunning if one does.
+    """
+    return open_sqlite(config.bot.database, exclusive=exclusive)
+
+
+async def keep(
+    keeper: Keeper, clock: Clock, stop: asyncio.Event, *, notify: Callable[[str], None]
+) -> None:
+    """Every KEEP_EVERY_S, have storage mend what was deleted under it, and tell the admins."""
+    failing = ""
+    while not stop.is_set():
+        await sleep_or(clock, KEEP_EVERY_S, stop)
+        if stop.is_set():
+            return
+        try:
+            notice = await keeper.check()
+        except StoreUnavailable as error:
+            if str(error) != failing:  # once, not every round while it lasts
+                log.warning("storage check failed (again every %d s): %s", KEEP_EVERY_S, error)
+            failing = str(error)
+            continue
+        failing = ""
+        if notice is not None:
+            log.warning("storage mended: %s", notice)
+            notify(notice)
 
 
 async def _apply_static(chats: Chats, plugins: list[Plugin], clock: SystemClock) -> None:
@@ -114,7 +142,11 @@ async def _banner(
             flush=True,
         )
         return
-    summary = await reports.summary()
+    try:
+        summary = await reports.summary()
+    except StoreUnavailable as error:  # the banner is a courtesy: its fault is told elsewhere
+        log.warning("no start banner: %s", error)
+        return
     states = summary.posts_by_state
     print(
         f"sokbo {__version__} is watching {config.site.posts_dir}: "

@@ -259,6 +259,16 @@ class Reports(Protocol):
         ...
 
 
+class Keeper(Protocol):
+    """Keeps the store where it was opened while the service runs."""
+
+    async def check(self) -> str | None:
+        """Make sure the store is still where it was opened, mending it if not (its file
+        deleted or replaced, its instance lock lost); return a one-line notice for admins
+        saying what was mended, else None. StoreUnavailable: try again later."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Storage:
     """One backend's parts, built once by the composition root and handed to their users."""
@@ -267,3 +277,4 @@ class Storage:
     chats: Chats
     outbox: Outbox
     reports: Reports
+    keeper: Keeper

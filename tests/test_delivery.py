@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -28,9 +30,10 @@ from bot.model import (
 )
 from bot.publish import Plan
 from bot.ratelimit import Pacer
+from bot.sqlite import open_sqlite
 from bot.storage import Outbox, Storage
 from tests.conftest import Opener
-from tests.fakes import FakeClock, FakePlatform, settle
+from tests.fakes import FakeClock, FakePlatform, settle, until
 from tests.test_publish import post
 
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
@@ -466,3 +469,44 @@ async def test_a_message_that_always_fails_on_a_healthy_platform_ends_dead(
             d.clock.advance(minutes=1)
         assert await d.statuses() == [("bad", "dead", 3), ("good", "sent", 1)]
         assert all(d.platform.probes)
+
+
+async def test_a_send_is_recorded_even_when_the_database_is_locked_after_it(
+    tmp_path: Path,
+) -> None:
+    """The database locked by another process just as a message went out: the send is recorded
+    once the lock goes, and never sent again."""
+    database = tmp_path / "s.db"
+    holder = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+
+    class LockingPlatform(FakePlatform):
+        async def send(self, target: Target, message: Message) -> MessageRef:
+            ref = await super().send(target, message)
+            holder.execute("BEGIN EXCLUSIVE")  # another process takes the database meanwhile
+            return ref
+
+    platform, clock = LockingPlatform(), FakeClock(T0)
+    notices: list[str] = []
+    config = Config(site=SiteConfig(url="https://news.example.com"))
+    async with open_sqlite(database, busy_timeout_ms=20) as storage:
+        await storage.chats.subscribe("fake", "chat", (), now=T0)
+        record = Record(post("a", at=T0), PostState.PUBLISHED, first_seen=T0, is_alerted=True)
+        plan = Plan(records=(record,), pushes=(NewPush("a", ALERT),))
+        await storage.archive.record_scan(plan, (), now=T0, site=None)
+        delivery = Delivery(storage, {"fake": platform}, config, clock, on_notice=notices.append)
+        [job] = await delivery.claim()
+        sending = asyncio.create_task(delivery.deliver(job))
+        await until(lambda: len(notices) == 1)
+        holder.execute("ROLLBACK")
+        for _ in range(5):
+            clock.advance(seconds=30)
+            await settle()
+        await sending
+        assert [(d.status, d.attempts) for d in await storage.outbox.deliveries()] == [("sent", 1)]
+        assert await delivery.run_once() == 0
+    holder.close()
+    assert platform.sent_to("chat") == [("send", "a")]
+    assert [n.split(":")[0].split(" after")[0] for n in notices] == [
+        "storage unavailable",
+        "storage is back",
+    ]

@@ -95,7 +95,7 @@ async def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
     """A non-SQLite file at the database path is a clear error."""
     database = tmp_path / "sokbo.db"
     database.write_bytes(b"not a database at all" * 100)
-    with pytest.raises(StoreError, match=r"sokbo\.db: file is not a database"):
+    with pytest.raises(StoreError, match=r"sokbo\.db: the file is not a database, or is damaged"):
         async with open_sqlite(database):
             pass
 
@@ -176,6 +176,18 @@ def test_one_instance_per_database(tmp_path: Path) -> None:
             pass
     with single_instance(database):  # released on exit
         assert lock_path(database).read_text() == str(os.getpid())
+
+
+def test_one_instance_per_database_file_under_any_name(tmp_path: Path) -> None:
+    """A symlink to the database is the same database: its service holds the same lock."""
+    database = tmp_path / "sokbo.db"
+    database.touch()
+    alias = tmp_path / "elsewhere" / "news.db"
+    alias.parent.mkdir()
+    alias.symlink_to(database)
+    with single_instance(database), pytest.raises(AlreadyRunning), single_instance(alias):
+        pass
+    assert lock_path(alias) == tmp_path.resolve() / "sokbo.db.lock"
 
 
 async def test_a_write_cancelled_at_any_step_ends_cancelled(tmp_path: Path) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -144,3 +146,36 @@ async def test_a_new_site_address_updates_links_without_corrections(tmp_path: Pa
         )
         assert [push.kind for push in edited.pushes] == [PushKind.CORRECTION]
         assert len(told) == 1
+
+
+async def test_a_scan_waits_out_a_locked_database_and_loses_nothing(tmp_path: Path) -> None:
+    """Another process holds the database: the scan is retried with backoff (told once), and
+    recorded whole when the lock goes; the service never stops."""
+    clock = FakeClock(T0)
+    database = tmp_path / "s.db"
+    told: list[str] = []
+    async with open_sqlite(database, busy_timeout_ms=20) as storage:
+        tracker = Tracker(storage.archive, BotSettings(), clock, on_notice=told.append)
+        await tracker.sync(Snapshot(()))  # the baseline
+        holder = sqlite3.connect(database, isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+
+        async def one_snapshot() -> AsyncIterator[Snapshot]:
+            yield Snapshot((post("fresh", at=T0),))
+
+        follow = asyncio.create_task(tracker.follow(one_snapshot()))
+        await until(lambda: len(told) == 1)
+        assert told[0].startswith("storage unavailable: ")
+        assert "locked" in told[0]
+        clock.advance(seconds=10)  # more tries while it is held: still one notice
+        await settle()
+        holder.execute("ROLLBACK")
+        holder.close()
+        for _ in range(6):
+            clock.advance(seconds=30)
+            await settle()
+        await follow
+        assert told[1:] == [told[1]]
+        assert told[1].startswith("storage is back after")
+        assert (await storage.archive.records())["fresh"].state is PostState.PUBLISHED
+    assert rows(database, "SELECT kind FROM pushes") == [("alert",)]

@@ -27,11 +27,10 @@ class SqliteArchive:
 
     def __init__(self, database: Database) -> None:
         self._database = database
-        self._db = database.db
 
     async def records(self) -> dict[str, Record]:
         """Every known post, by key."""
-        async with self._db.execute("SELECT * FROM posts") as cursor:
+        async with self._database.read("SELECT * FROM posts") as cursor:
             return {row["key"]: record_of(row) async for row in cursor}
 
     async def record(self, key: str) -> Record | None:
@@ -46,7 +45,7 @@ class SqliteArchive:
             "ORDER BY date_utc DESC, first_seen DESC, key DESC"
         )
         found: list[Record] = []
-        async with self._db.execute(query) as cursor:
+        async with self._database.read(query) as cursor:
             async for row in cursor:
                 if len(found) >= count:
                     break
@@ -58,12 +57,12 @@ class SqliteArchive:
 
     async def refusals(self) -> dict[str, Refusal]:
         """The refused files, by path."""
-        async with self._db.execute("SELECT * FROM refused ORDER BY path") as cursor:
+        async with self._database.read("SELECT * FROM refused ORDER BY path") as cursor:
             return {row["path"]: refusal_of(row) async for row in cursor}
 
     async def is_first_run(self) -> bool:
         """Whether no scan was ever recorded (the archive is not yet baselined)."""
-        return await get_meta(self._db, BASELINE_AT) is None
+        return await self._database.meta(BASELINE_AT) is None
 
     async def recent_alerts(self, now: datetime) -> int:
         """First alerts created within the burst window before `now`."""
@@ -73,7 +72,7 @@ class SqliteArchive:
 
     async def site(self) -> str | None:
         """The site identity the stored links were made with, once recorded."""
-        return await get_meta(self._db, SITE)
+        return await self._database.meta(SITE)
 
     async def record_scan(
         self, plan: Plan, refused: Iterable[PostError], *, now: datetime, site: str | None

@@ -1,4 +1,4 @@
-"""One SQLite file in WAL mode: opened, migrated, and written one transaction at a time."""
+"""One SQLite file in WAL mode: opened and checked, migrated, written one transaction at a time."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 
 import aiosqlite
 
+from bot.sqlite.faults import RESTORE, translated
 from bot.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 from bot.storage import StoreError
 
@@ -25,9 +26,12 @@ async def transaction(db: aiosqlite.Connection) -> AsyncIterator[None]:
 
     A statement whose caller is cancelled still runs in aiosqlite's thread: a cancelled BEGIN
     may have begun (so it is undone too), and a cancelled COMMIT may have committed ("cannot
-    rollback - no transaction is active"). A failing disk may refuse the rollback as well.
-    Either way the error that ended the transaction is the one raised, never the rollback's.
+    rollback - no transaction is active"). A failing disk may refuse the rollback as well:
+    then the error that ended the transaction is the one raised, never the rollback's, and the
+    transaction it left open is rolled back before the next one begins.
     """
+    if db.in_transaction:
+        await db.execute("ROLLBACK")
     try:
         await db.execute("BEGIN IMMEDIATE")
         yield
@@ -39,56 +43,141 @@ async def transaction(db: aiosqlite.Connection) -> AsyncIterator[None]:
 
 
 class Database:
-    """The shared connection, and the lock that keeps its transactions one at a time."""
+    """The shared connection, and the lock that keeps its transactions one at a time.
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    Every part of the backend reaches the connection through here, so the keeper can switch
+    it to a restored file; a connection switched out stays open (for reads begun on it) until
+    the database closes. A fault of the file or disk is raised as StoreUnavailable (damage as
+    StoreError), never as sqlite3's error.
+    """
+
+    def __init__(self, db: aiosqlite.Connection, *, path: Path, busy_timeout_ms: int) -> None:
         self.db = db
+        self.path = path  # as configured: what messages name
+        self.real_path = path.resolve()  # where the file is, through any symlink
+        self.busy_timeout_ms = busy_timeout_ms
         self._lock = asyncio.Lock()
+        self._retired: list[aiosqlite.Connection] = []
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[aiosqlite.Connection]:
         """Run the block as one transaction, after any other write on this connection."""
-        async with self._lock, transaction(self.db):
-            yield self.db
+        with translated(str(self.path)):
+            async with self._lock, transaction(self.db):
+                yield self.db
+
+    @asynccontextmanager
+    async def read(
+        self, query: str, parameters: tuple[object, ...] = ()
+    ) -> AsyncIterator[aiosqlite.Cursor]:
+        """A cursor over a read, for the block."""
+        with translated(str(self.path)):
+            async with self.db.execute(query, parameters) as cursor:
+                yield cursor
 
     async def one(self, query: str, parameters: tuple[object, ...] = ()) -> sqlite3.Row | None:
         """The first row of a read, if any."""
-        async with self.db.execute(query, parameters) as cursor:
+        async with self.read(query, parameters) as cursor:
             row: sqlite3.Row | None = await cursor.fetchone()
         return row
 
     async def all(self, query: str, parameters: tuple[object, ...] = ()) -> list[sqlite3.Row]:
         """Every row of a read."""
-        async with self.db.execute(query, parameters) as cursor:
+        async with self.read(query, parameters) as cursor:
             return list(await cursor.fetchall())
+
+    async def meta(self, name: str) -> str | None:
+        """A stored setting (the site, paused, the last scan …)."""
+        row = await self.one("SELECT value FROM meta WHERE name = ?", (name,))
+        return None if row is None else str(row[0])
+
+    @asynccontextmanager
+    async def held(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Hold every write off for the block (while the keeper restores the file)."""
+        async with self._lock:
+            yield self.db
+
+    def switch(self, db: aiosqlite.Connection) -> None:
+        """Use `db` from now on, keeping the old connection open until the database closes."""
+        self._retired.append(self.db)
+        self.db = db
+
+    async def close(self) -> None:
+        """Close the connection, and any switched out."""
+        for db in (*self._retired, self.db):
+            await db.close()
+
+
+async def connect(path: Path, *, busy_timeout_ms: int) -> aiosqlite.Connection:
+    """A connection to the file at `path` in WAL mode, with sokbo's settings."""
+    db = await aiosqlite.connect(path, isolation_level=None)
+    try:
+        db.row_factory = sqlite3.Row
+        await db.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
+        await db.execute("PRAGMA journal_mode = WAL")
+        await db.execute("PRAGMA synchronous = FULL")
+        await db.execute("PRAGMA foreign_keys = ON")
+    except BaseException:
+        await db.close()
+        raise
+    return db
 
 
 @asynccontextmanager
-async def open_database(path: Path) -> AsyncIterator[Database]:
-    """Open (creating and migrating) the database at `path`; close it on exit."""
+async def open_database(
+    path: Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS
+) -> AsyncIterator[Database]:
+    """Open (creating, checking and migrating) the database at `path`; close it on exit."""
     if sqlite3.sqlite_version_info < OLDEST_SQLITE:
         raise StoreError(
             f"this Python's SQLite is {sqlite3.sqlite_version}; sokbo needs "
             f"{'.'.join(map(str, OLDEST_SQLITE))} or newer"
         )
+    make_folder(path)
+    try:
+        with translated(str(path)):
+            db = await connect(path, busy_timeout_ms=busy_timeout_ms)
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path}: cannot open the database: {exc}") from None
+    database = Database(db, path=path, busy_timeout_ms=busy_timeout_ms)
+    try:
+        await prepare(db, path)
+        yield database
+    finally:
+        await database.close()
+
+
+def make_folder(path: Path) -> None:
+    """Make the folder of the database at `path` if it is missing, or raise StoreError; refuse
+    a folder where the file should be."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(path, isolation_level=None)
-    except (OSError, sqlite3.Error) as exc:
-        raise StoreError(f"{path}: cannot open the database: {exc}") from None
+        is_folder = path.is_dir()
+    except FileExistsError as exc:  # exist_ok forgives folders only
+        raise StoreError(f"{path}: cannot make its folder: {exc.filename} is a file") from None
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot make or reach its folder: {exc.strerror}") from None
+    if is_folder:
+        raise StoreError(f"{path}: is a folder, not a database file")
+
+
+async def prepare(db: aiosqlite.Connection, path: Path) -> None:
+    """Check that the file is whole and bring its schema up to date, or raise StoreError."""
     try:
-        try:
-            db.row_factory = sqlite3.Row
-            await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            await db.execute("PRAGMA journal_mode = WAL")
-            await db.execute("PRAGMA synchronous = FULL")
-            await db.execute("PRAGMA foreign_keys = ON")
+        with translated(str(path)):
+            await check_whole(db, path)
             await migrate(db, path)
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{path}: {exc}") from None
-        yield Database(db)
-    finally:
-        await db.close()
+    except sqlite3.DatabaseError as exc:  # no fault of the disk, yet not a file sokbo can use
+        raise StoreError(f"{path}: {exc}") from None
+
+
+async def check_whole(db: aiosqlite.Connection, path: Path) -> None:
+    """Refuse a damaged file at once, rather than fail on its bad pages while running."""
+    async with db.execute("PRAGMA quick_check(1)") as cursor:
+        row = await cursor.fetchone()
+    if row is None or row[0] != "ok":
+        problem = "no answer" if row is None else " ".join(str(row[0]).split())
+        raise StoreError(f"{path}: the file is damaged ({problem}): {RESTORE}")
 
 
 async def migrate(db: aiosqlite.Connection, path: Path) -> int:

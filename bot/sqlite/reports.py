@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.sqlite.archive import LAST_SCAN, SqliteArchive
 from bot.sqlite.chats import SqliteChats
-from bot.sqlite.connection import Database, get_meta, unstamp
+from bot.sqlite.connection import Database, unstamp
 from bot.sqlite.outbox import PAUSED
 from bot.storage import Summary
 
@@ -26,7 +26,7 @@ class SqliteReports:
         scheduled = tuple((row[0], unstamp(row[1])) for row in await every(query))
         pending = await one("SELECT COUNT(*) FROM pushes WHERE status = 'pending'")
         rows = await every("SELECT status, COUNT(*) FROM outbox GROUP BY status")
-        last_scan = await get_meta(self._database.db, LAST_SCAN)
+        last_scan = await self._database.meta(LAST_SCAN)
         return Summary(
             posts_by_state=by_state,
             scheduled=scheduled,
@@ -34,6 +34,6 @@ class SqliteReports:
             pushes_pending=int(pending[0]) if pending else 0,
             deliveries={str(row[0]): int(row[1]) for row in rows},
             targets=len(await SqliteChats(self._database).active_targets()),
-            is_paused=await get_meta(self._database.db, PAUSED) == "1",
+            is_paused=await self._database.meta(PAUSED) == "1",
             last_scan=None if last_scan is None else unstamp(last_scan),
         )

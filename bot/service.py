@@ -27,7 +27,7 @@ from bot.watch import FolderView, watch_folder
 
 log = logging.getLogger(__name__)
 
-KEEP_EVERY_S = 30  # how often the service makes sure its database is still where it was
+KEEP_EVERY_S = 5  # how often the service makes sure its database is still where it was (2 stats)
 
 
 async def serve(config: Config, clock: SystemClock, *, with_console: bool) -> None:
@@ -72,6 +72,7 @@ async def serve(config: Config, clock: SystemClock, *, with_console: bool) -> No
                 tasks.create_task(keep(storage.keeper, clock, stop, notify=notify))
         except* (PlatformError, AlreadyRunning, StoreError) as group:  # one line, exit 2
             raise group.exceptions[0] from None
+        await _mend(storage.keeper, notify)  # deleted since the last round: saved before closing
     log.info("sokbo stopped")
 
 
@@ -95,16 +96,20 @@ async def keep(
         if stop.is_set():
             return
         try:
-            notice = await keeper.check()
+            await _mend(keeper, notify)
         except StoreUnavailable as error:
             if str(error) != failing:  # once, not every round while it lasts
                 log.warning("storage check failed (again every %d s): %s", KEEP_EVERY_S, error)
             failing = str(error)
             continue
         failing = ""
-        if notice is not None:
-            log.warning("storage mended: %s", notice)
-            notify(notice)
+
+
+async def _mend(keeper: Keeper, notify: Callable[[str], None]) -> None:
+    """Have storage mend what was deleted under it, and tell the admins if it did."""
+    if (notice := await keeper.check()) is not None:
+        log.warning("storage mended: %s", notice)
+        notify(notice)
 
 
 async def _apply_static(chats: Chats, plugins: list[Plugin], clock: SystemClock) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import random
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -64,6 +65,10 @@ class FakeTelegram:
     uploads: dict[str, bytes] = field(default_factory=dict)
     limited: int = 0  # messages answered 429 for going over the limits
     is_down: bool = False  # an outage: every call answered 502 Bad Gateway, as a proxy would
+    server_errors: int = 0  # sends answered 500 or 502 by `fail_share`
+    _flaky_share: float = 0.0
+    _flaky_left: int = 0
+    _flaky_rng: random.Random = field(default_factory=random.Random)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _recent: deque[float] = field(default_factory=deque)
     _last_by_chat: dict[int, float] = field(default_factory=dict)
@@ -92,6 +97,11 @@ class FakeTelegram:
     def fail(self, chat_id: int, status: int, description: str, **parameters: Any) -> None:
         """Answer the next call for `chat_id` with this error."""
         self.errors.setdefault(chat_id, []).append((status, description, parameters))
+
+    def fail_share(self, share: float, *, sends: int, seed: int = 0) -> None:
+        """Answer a `share` of the next `sends` sends with 500 or 502 (a burst; seeded draws)."""
+        self._flaky_share, self._flaky_left = share, sends
+        self._flaky_rng = random.Random(seed)
 
     def calls(self, method: str) -> list[dict[str, Any]]:
         """The parameters of every call of `method`, in order."""
@@ -153,6 +163,13 @@ class FakeTelegram:
         if queued:
             status, description, parameters = queued.pop(0)
             return _error(status, description, parameters)
+        if self._flaky_left > 0:
+            self._flaky_left -= 1
+            if self._flaky_rng.random() < self._flaky_share:
+                self.server_errors += 1
+                if self.server_errors % 2:
+                    return _error(500, "Internal Server Error")
+                return web.Response(status=502, text="Bad Gateway")  # a proxy's page, not JSON
         now = time.monotonic()
         while self._recent and now - self._recent[0] >= 1.0:
             self._recent.popleft()

@@ -277,3 +277,15 @@ async def test_in_flight_deliveries_go_again_and_old_ones_are_pruned(open_storag
         assert [(d.address, d.status) for d in await storage.outbox.deliveries()] == [
             ("b", "retry")
         ]
+
+
+async def test_a_push_cancelled_after_it_was_read_gets_no_deliveries(open_storage: Opener) -> None:
+    """Delivery read the queued push, then the post was retracted: the plan it wrote is void."""
+    async with open_storage() as storage:
+        await storage.chats.subscribe("fake", "chat", (), now=T0)
+        await scan(storage, Plan(records=(record("a"),), pushes=(NewPush("a", ALERT),)))
+        [queued] = await storage.outbox.queued()
+        await storage.outbox.cancel_unsent("a", now=T0)
+        assert await storage.outbox.fan_out({queued.push_id: (1,)}, now=T0) == 0
+        assert await storage.outbox.deliveries() == []
+        assert await storage.outbox.queued() == []

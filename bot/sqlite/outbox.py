@@ -86,10 +86,20 @@ class SqliteOutbox:
         return tuple(int(row[0]) for row in await self._database.all(query, (post_id,)))
 
     async def fan_out(self, chats: Mapping[int, Sequence[int]], *, now: datetime) -> int:
-        """Write each queued push's deliveries, one per chat id given; return how many are new."""
+        """Write each queued push's deliveries, one per chat id given; return how many are new.
+
+        A push cancelled since it was read (its post retracted or hidden) gets none.
+        """
         added = 0
         async with self._database.write() as db:
             for push_id, targets in chats.items():
+                cursor = await db.execute(
+                    "UPDATE pushes SET status = 'fanned', fanned_at = ? "
+                    "WHERE id = ? AND status = 'pending'",
+                    (stamp(now), push_id),
+                )
+                if cursor.rowcount != 1:
+                    continue
                 before = db.total_changes
                 await db.executemany(
                     "INSERT OR IGNORE INTO outbox (push_id, target_id, status, next_attempt_at, "
@@ -97,11 +107,6 @@ class SqliteOutbox:
                     [(push_id, target, stamp(now), stamp(now), stamp(now)) for target in targets],
                 )
                 added += db.total_changes - before
-                await db.execute(
-                    "UPDATE pushes SET status = 'fanned', fanned_at = ? "
-                    "WHERE id = ? AND status = 'pending'",
-                    (stamp(now), push_id),
-                )
         return added
 
     async def claim(self, *, now: datetime, platforms: Sequence[str], limit: int) -> list[Job]:

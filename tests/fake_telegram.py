@@ -65,6 +65,7 @@ class FakeTelegram:
     uploads: dict[str, bytes] = field(default_factory=dict)
     limited: int = 0  # messages answered 429 for going over the limits
     is_down: bool = False  # an outage: every call answered 502 Bad Gateway, as a proxy would
+    refused_methods: set[str] = field(default_factory=set)  # answered 500, whatever they say
     server_errors: int = 0  # sends answered 500 or 502 by `fail_share`
     _flaky_share: float = 0.0
     _flaky_left: int = 0
@@ -119,6 +120,8 @@ class FakeTelegram:
         self.requests.append((method, params))
         if self.is_down:
             return web.Response(status=502, text="Bad Gateway")
+        if method in self.refused_methods:
+            return _error(500, "Internal Server Error")
         if method not in METHODS:
             return _error(404, "Not Found: method not found")
         handler = getattr(self, f"_{method}")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pydantic import SecretStr
 
 from bot.clock import SystemClock
@@ -84,12 +85,15 @@ class Live:
 
 
 @asynccontextmanager
-async def live(tmp_path: Path, **telegram: object) -> AsyncIterator[Live]:
+async def live(
+    tmp_path: Path, *, refused_methods: frozenset[str] = frozenset(), **telegram: object
+) -> AsyncIterator[Live]:
     """Run the Application's polling and delivery against the fake Bot API.
 
     As the service does, the config's channels are subscribed before the platform starts.
+    `refused_methods` are answered 500 by the fake.
     """
-    api = FakeTelegram()
+    api = FakeTelegram(refused_methods=set(refused_methods))
     await api.start()
     settings = TelegramSettings.model_validate(
         {
@@ -337,3 +341,16 @@ async def test_commands_during_a_fan_out_are_answered_first(tmp_path: Path) -> N
                  if name in ("sendMessage", "sendPhoto")]  # fmt: skip
         for chat in askers:
             assert order.index(("sendMessage", chat)) < order.index(("sendPhoto", chat))
+
+
+async def test_a_menu_the_api_refuses_leaves_the_commands_working(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """setMyCommands answered 500 at start: one warning, and typed commands are answered."""
+    async with live(tmp_path, refused_methods=frozenset({"setMyCommands"})) as bot:
+        assert await bot.ask(command(PRIVATE, "/subscribe"), 111) == [
+            "이 채팅에서 모든 새 글을 알려 드립니다."
+        ]
+    assert [r.getMessage() for r in caplog.records if "menu" in r.getMessage()] == [
+        "telegram: command menu not registered: Internal Server Error"
+    ]

@@ -72,11 +72,14 @@ class TelegramChats:
 
     async def start(self) -> None:
         """Register the command menu and start polling (the Application is logged in)."""
-        for language in LANGUAGES:  # the default menu is English
-            entries = [BotCommand(name, text) for name, text in menu(TABLE, language)]
-            await self.app.bot.set_my_commands(
-                entries, language_code=None if language == "en" else language
-            )
+        try:
+            for language in LANGUAGES:  # the default menu is English
+                entries = [BotCommand(name, text) for name, text in menu(TABLE, language)]
+                await self.app.bot.set_my_commands(
+                    entries, language_code=None if language == "en" else language
+                )
+        except TelegramError as error:  # the commands still work, typed; the menu waits
+            log.warning("telegram: command menu not registered: %s", error)
         await self.app.start()
         assert self.app.updater is not None  # built with one
         await self.app.updater.start_polling(allowed_updates=ALLOWED_UPDATES)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from bot.clock import Clock
 from bot.i18n import t
-from bot.storage import Outbox
+from bot.storage import Outbox, StoreUnavailable
 
 EVERY_S = 2.0  # how often a /repost reply is brought up to date
 
@@ -54,9 +53,7 @@ class Errands:
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.gather(*tasks, return_exceptions=True)  # what ended badly was logged
 
 
 async def _discard(work: Awaitable[object]) -> None:
@@ -82,7 +79,10 @@ async def follow_progress(
     deadline = clock.now() + longest
     while clock.now() < deadline:
         await clock.sleep(EVERY_S)
-        progress = await outbox.progress(push_id)
+        try:
+            progress = await outbox.progress(push_id)
+        except StoreUnavailable:  # told to admins elsewhere; the reply catches up after
+            continue
         if progress is None:
             continue
         line = t(

@@ -27,6 +27,7 @@ class StoreFaults:
         self.clock = clock
         self.on_notice = on_notice
         self.since: datetime | None = None  # when the current fault began
+        self._failing = 0  # operations waiting for storage now: it is back when none is
 
     def failed(self, error: StoreUnavailable) -> None:
         """Note a failed operation; the first of a fault is logged and told to admins."""
@@ -48,21 +49,36 @@ class StoreFaults:
     ) -> Result:
         """Run `operation` until storage takes it, waiting longer after each fault.
 
+        Storage is told back only when every operation that met the fault has gone through.
         With `stop`, a stop during a wait ends the retrying: the last fault is raised.
         """
-        wait = RETRY_FIRST_S
-        while True:
-            try:
-                result = await operation()
-            except StoreUnavailable as error:
-                self.failed(error)
-                if stop is None:
-                    await self.clock.sleep(wait)
-                else:
-                    await sleep_or(self.clock, wait, stop)
-                    if stop.is_set():
-                        raise
-                wait = min(wait * 2, RETRY_LONGEST_S)
-                continue
-            self.recovered()
-            return result
+        wait, is_failing = RETRY_FIRST_S, False
+        try:
+            while True:
+                try:
+                    result = await operation()
+                except StoreUnavailable as error:
+                    self._failing += 0 if is_failing else 1
+                    is_failing = True
+                    self.failed(error)
+                    await self._wait(wait, stop, error)
+                    wait = min(wait * 2, RETRY_LONGEST_S)
+                    continue
+                if is_failing:
+                    is_failing, self._failing = False, self._failing - 1
+                    if not self._failing:
+                        self.recovered()
+                return result
+        finally:
+            self._failing -= 1 if is_failing else 0  # gave up (stopping) while it failed
+
+    async def _wait(
+        self, seconds: float, stop: asyncio.Event | None, error: StoreUnavailable
+    ) -> None:
+        """Wait before the next try; raise `error` if `stop` comes first."""
+        if stop is None:
+            await self.clock.sleep(seconds)
+            return
+        await sleep_or(self.clock, seconds, stop)
+        if stop.is_set():
+            raise error

@@ -62,7 +62,7 @@ async def serve(config: Config, clock: SystemClock, *, with_console: bool) -> No
         snapshots = watch_folder(view, clock=clock, rescan_s=config.bot.rescan_seconds, stop=stop)
         try:
             async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(tracker.follow(snapshots))
+                tasks.create_task(tracker.follow(snapshots, stop))
                 tasks.create_task(tracker.keep_time(stop))
                 tasks.create_task(delivery.run(stop))
                 for side in sides:
@@ -72,7 +72,9 @@ async def serve(config: Config, clock: SystemClock, *, with_console: bool) -> No
                 tasks.create_task(keep(storage.keeper, clock, stop, notify=notify))
         except* (PlatformError, AlreadyRunning, StoreError) as group:  # one line, exit 2
             raise group.exceptions[0] from None
-        await _mend(storage.keeper, notify)  # deleted since the last round: saved before closing
+        finally:  # deleted since the last round: saved before closing, however sokbo stops
+            with contextlib.suppress(StoreError):
+                await _mend(storage.keeper, notify)
     log.info("sokbo stopped")
 
 

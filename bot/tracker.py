@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from functools import partial
 
@@ -13,7 +13,7 @@ from bot.clock import Clock, sleep_or
 from bot.config import BotSettings, SiteConfig
 from bot.faults import StoreFaults
 from bot.publish import Plan, Snapshot, decide
-from bot.storage import Archive
+from bot.storage import Archive, StoreUnavailable
 
 MIN_WAKE_S = 0.05  # never spin: a due time that did not move waits at least this long
 
@@ -98,10 +98,14 @@ class Tracker:
                 self.on_push()
             return plan
 
-    async def follow(self, snapshots: AsyncIterator[Snapshot]) -> None:
-        """Sync on every snapshot the watcher yields; while storage is away, retry the last."""
+    async def follow(
+        self, snapshots: AsyncIterator[Snapshot], stop: asyncio.Event | None = None
+    ) -> None:
+        """Sync on every snapshot the watcher yields; while storage is away, retry the last
+        (until `stop`: the next start reads the folder again)."""
         async for snapshot in snapshots:
-            await self.faults.retry(partial(self.sync, snapshot))
+            if not await self._recorded(partial(self.sync, snapshot), stop):
+                return
 
     async def keep_time(self, stop: asyncio.Event) -> None:
         """Sync when the earliest scheduled post is due (a timer, not the next rescan)."""
@@ -110,12 +114,23 @@ class Tracker:
             due = self.next_due
             delay = None if due is None else (due - self.clock.now()).total_seconds()
             if delay is not None and delay <= 0:
-                await self.faults.retry(self.sync)
+                if not await self._recorded(self.sync, stop):
+                    return
                 self._rescheduled.clear()
                 if self.next_due == due:  # cannot happen while next_due is in the future
                     await sleep_or(self.clock, MIN_WAKE_S, self._rescheduled, stop)
                 continue
             await sleep_or(self.clock, delay, self._rescheduled, stop)
+
+    async def _recorded(
+        self, sync: Callable[[], Awaitable[Plan]], stop: asyncio.Event | None
+    ) -> bool:
+        """Sync, retried while storage is away; False if sokbo stopped first."""
+        try:
+            await self.faults.retry(sync, stop=stop)
+        except StoreUnavailable:  # stopping: nothing was written, nothing is lost
+            return False
+        return True
 
 
 def site_identity(site: SiteConfig) -> str:

@@ -289,3 +289,23 @@ async def test_a_push_cancelled_after_it_was_read_gets_no_deliveries(open_storag
         assert await storage.outbox.fan_out({queued.push_id: (1,)}, now=T0) == 0
         assert await storage.outbox.deliveries() == []
         assert await storage.outbox.queued() == []
+
+
+async def test_a_chat_that_moves_onto_a_known_chat_becomes_one_with_it(
+    open_storage: Opener,
+) -> None:
+    """A group migrated to a supergroup sokbo already knows: one chat, both subscriptions, and
+    a push both were waiting for goes there once."""
+    async with open_storage() as storage:
+        await storage.chats.subscribe("telegram", "-1", ("경제",), now=T0)
+        await storage.chats.subscribe("telegram", "-100", ("정치",), now=T0)
+        both = record("a", post=post("a", at=T0, categories=("경제", "정치")))
+        await scan(storage, Plan(records=(both,), pushes=(NewPush("a", ALERT),)))
+        await fan_out_queued(storage, now=T0)
+        await storage.chats.move("telegram", "-1", "-100")
+        [merged] = await storage.chats.active_targets()
+        assert (merged.address, sorted(merged.categories)) == ("-100", ["경제", "정치"])
+        assert [(d.address, d.status) for d in await storage.outbox.deliveries()] == [
+            ("-1", "cancelled"),
+            ("-100", "pending"),
+        ]

@@ -179,3 +179,26 @@ async def test_a_scan_waits_out_a_locked_database_and_loses_nothing(tmp_path: Pa
         assert told[1].startswith("storage is back after")
         assert (await storage.archive.records())["fresh"].state is PostState.PUBLISHED
     assert rows(database, "SELECT kind FROM pushes") == [("alert",)]
+
+
+async def test_a_stop_while_the_database_is_locked_ends_the_tracker(tmp_path: Path) -> None:
+    """SIGTERM during a storage fault: the tracker stops retrying at once; nothing is half
+    written (the next start reads the folder again)."""
+    clock, stop = FakeClock(T0), asyncio.Event()
+    database = tmp_path / "s.db"
+    async with open_sqlite(database, busy_timeout_ms=20) as storage:
+        tracker = Tracker(storage.archive, BotSettings(), clock)
+        await tracker.sync(Snapshot(()))
+        holder = sqlite3.connect(database, isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+
+        async def one_snapshot() -> AsyncIterator[Snapshot]:
+            yield Snapshot((post("fresh", at=T0),))
+
+        follow = asyncio.create_task(tracker.follow(one_snapshot(), stop))
+        await until(lambda: bool(clock.wake_times))  # waiting to try again
+        stop.set()
+        await asyncio.wait_for(follow, timeout=5)
+        holder.execute("ROLLBACK")
+        holder.close()
+        assert "fresh" not in await storage.archive.records()

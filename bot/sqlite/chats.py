@@ -134,11 +134,45 @@ async def deactivate(
 
 
 async def move(db: aiosqlite.Connection, platform: str, address: str, new_address: str) -> None:
-    """Give a chat its new address, in the caller's transaction."""
+    """Give a chat its new address, in the caller's transaction.
+
+    When the new address is a chat sokbo knows already (the supergroup subscribed before the
+    group's move was seen), the two become one: the old one's subscriptions and waiting
+    deliveries go to it (one per push), and the old one is retired.
+    """
+    query = "SELECT id FROM targets WHERE platform = ? AND address = ?"
+    async with db.execute(query, (platform, new_address)) as cursor:
+        known = await cursor.fetchone()
+    if known is None:
+        await db.execute(
+            "UPDATE targets SET address = ? WHERE platform = ? AND address = ?",
+            (new_address, platform, address),
+        )
+        return
+    await _merge(db, old=(platform, address), new_id=int(known[0]))
+
+
+async def _merge(db: aiosqlite.Connection, *, old: tuple[str, str], new_id: int) -> None:
+    """Fold chat `old` (platform, address) into the known chat `new_id`."""
+    old_id = _ID  # its id, by (platform, address)
     await db.execute(
-        "UPDATE targets SET address = ? WHERE platform = ? AND address = ?",
-        (new_address, platform, address),
+        "INSERT OR IGNORE INTO subscriptions (target_id, category) "
+        f"SELECT ?, category FROM subscriptions WHERE target_id = {old_id}",
+        (new_id, *old),
     )
+    unfinished = "status IN ('pending', 'retry', 'sending')"
+    await db.execute(  # a push the new chat has already stays its own; the old one's goes
+        f"UPDATE OR IGNORE outbox SET target_id = ? WHERE target_id = {old_id} AND {unfinished}",
+        (new_id, *old),
+    )
+    await db.execute(
+        "UPDATE outbox SET status = 'cancelled', last_error = 'the chat moved to one that has it' "
+        f"WHERE target_id = {old_id} AND {unfinished}",
+        old,
+    )
+    await db.execute(f"DELETE FROM subscriptions WHERE target_id = {old_id}", old)
+    await db.execute("UPDATE targets SET is_active = 0 WHERE platform = ? AND address = ?", old)
+    await db.execute("UPDATE targets SET is_active = 1 WHERE id = ?", (new_id,))
 
 
 async def _clear(db: aiosqlite.Connection, platform: str, address: str) -> None:

@@ -134,8 +134,11 @@ class SqliteOutbox:
                 "WHERE id = ?",
                 [(stamp(now), row["row_id"]) for row in rows],
             )
-        if not rows:
-            return []
+            # Read in the same transaction: a fault here undoes the claim, never strands it.
+            return await self._jobs(rows) if rows else []
+
+    async def _jobs(self, rows: list[sqlite3.Row]) -> list[Job]:
+        """The claimed rows as jobs: each with its chat and the messages an edit changes."""
         targets = await self._targets({int(row["target_id"]) for row in rows})
         jobs = []
         for row in rows:
@@ -190,7 +193,7 @@ class SqliteOutbox:
                 await move(db, target.platform, target.address, outcome.moved_to)
             await db.execute(
                 "UPDATE outbox SET status = ?, next_attempt_at = coalesce(?, next_attempt_at), "
-                "last_error = ?, attempts = ?, updated_at = ? WHERE id = ?",
+                "last_error = ?, attempts = ?, updated_at = ? WHERE id = ? AND status = 'sending'",
                 (
                     outcome.status.value,
                     None if outcome.retry_at is None else stamp(outcome.retry_at),

@@ -31,6 +31,7 @@ from bot.platforms.telegram.send import NAME, TelegramPlatform
 from bot.storage import Storage
 
 ALLOWED_UPDATES = ["message", "channel_post", "my_chat_member"]  # edited messages never re-run
+BOOTSTRAP_RETRIES = 5  # a Bot API error while polling starts is retried (with PTB's backoff)
 PROGRESS_FOR = timedelta(minutes=30)  # how long a /repost reply is kept current
 ADMIN_STATUSES = frozenset({ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER})
 GONE_STATUSES = frozenset({ChatMemberStatus.LEFT, ChatMemberStatus.BANNED})
@@ -82,13 +83,18 @@ class TelegramChats:
             log.warning("telegram: command menu not registered: %s", error)
         await self.app.start()
         assert self.app.updater is not None  # built with one
-        await self.app.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
+        try:
+            await self.app.updater.start_polling(
+                allowed_updates=ALLOWED_UPDATES, bootstrap_retries=BOOTSTRAP_RETRIES
+            )
+        except TelegramError as error:
+            raise PlatformError(f"telegram: could not start polling: {error}") from None
         log.info("telegram: polling as @%s", self.app.bot.username)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll and answer until `stop`."""
-        await self.start()
         try:
+            await self.start()
             await stop.wait()
         finally:
             await self.stop()

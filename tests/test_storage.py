@@ -309,3 +309,15 @@ async def test_a_chat_that_moves_onto_a_known_chat_becomes_one_with_it(
             ("-1", "cancelled"),
             ("-100", "pending"),
         ]
+
+
+async def test_a_chat_that_took_every_post_keeps_every_post_when_chats_merge(
+    open_storage: Opener,
+) -> None:
+    """Merged, the one chat gets what either got: every post, if either did."""
+    async with open_storage() as storage:
+        await storage.chats.subscribe("telegram", "-1", (), now=T0)
+        await storage.chats.subscribe("telegram", "-100", ("정치",), now=T0)
+        await storage.chats.move("telegram", "-1", "-100")
+        [merged] = await storage.chats.active_targets()
+        assert (merged.address, merged.categories) == ("-100", ())

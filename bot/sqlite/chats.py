@@ -160,6 +160,11 @@ async def _merge(db: aiosqlite.Connection, *, old: tuple[str, str], new_id: int)
         f"SELECT ?, category FROM subscriptions WHERE target_id = {old_id}",
         (new_id, *old),
     )
+    await db.execute(  # the union: if either took every post, the one chat does
+        "DELETE FROM subscriptions WHERE target_id = ? AND category != ? AND EXISTS "
+        "(SELECT 1 FROM subscriptions WHERE target_id = ? AND category = ?)",
+        (new_id, EVERY_POST, new_id, EVERY_POST),
+    )
     unfinished = "status IN ('pending', 'retry', 'sending')"
     await db.execute(  # a push the new chat has already stays its own; the old one's goes
         f"UPDATE OR IGNORE outbox SET target_id = ? WHERE target_id = {old_id} AND {unfinished}",

@@ -8,6 +8,7 @@ from datetime import datetime
 import aiosqlite
 
 from bot.model import DiscordOptions, Target, TelegramOptions
+from bot.outcome import ERROR_CHARS
 from bot.sqlite.connection import Database, stamp
 from bot.sqlite.rows import ACTIVE_TARGETS, ANY_TARGET, OPTION_COLUMNS, target_of
 from bot.storage import StaticChat
@@ -129,7 +130,7 @@ async def deactivate(
     await db.execute(
         "UPDATE outbox SET status = 'rejected', last_error = ?, updated_at = ? "
         f"WHERE status IN ('pending', 'retry', 'sending') AND target_id = {_ID}",
-        (error[:500], stamp(now), platform, address),
+        (error[:ERROR_CHARS], stamp(now), platform, address),
     )
 
 

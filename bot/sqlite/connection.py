@@ -88,8 +88,8 @@ class Database:
 
     async def meta(self, name: str) -> str | None:
         """A stored setting (the site, paused, the last scan …)."""
-        row = await self.one("SELECT value FROM meta WHERE name = ?", (name,))
-        return None if row is None else str(row[0])
+        with translated(str(self.path)):
+            return await get_meta(self.db, name)
 
     @asynccontextmanager
     async def held(self) -> AsyncIterator[aiosqlite.Connection]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from bot.sqlite.archive import LAST_SCAN, SqliteArchive
-from bot.sqlite.chats import SqliteChats
 from bot.sqlite.connection import Database, unstamp
 from bot.sqlite.outbox import PAUSED
 from bot.storage import Summary
@@ -26,6 +25,10 @@ class SqliteReports:
         scheduled = tuple((row[0], unstamp(row[1])) for row in await every(query))
         pending = await one("SELECT COUNT(*) FROM pushes WHERE status = 'pending'")
         rows = await every("SELECT status, COUNT(*) FROM outbox GROUP BY status")
+        targets = await one(  # as Chats.active_targets has them, counted in SQL
+            "SELECT COUNT(*) FROM targets t WHERE t.is_active = 1 "
+            "AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.target_id = t.id)"
+        )
         last_scan = await self._database.meta(LAST_SCAN)
         return Summary(
             posts_by_state=by_state,
@@ -33,7 +36,7 @@ class SqliteReports:
             refused=tuple((await SqliteArchive(self._database).refusals()).values()),
             pushes_pending=int(pending[0]) if pending else 0,
             deliveries={str(row[0]): int(row[1]) for row in rows},
-            targets=len(await SqliteChats(self._database).active_targets()),
+            targets=int(targets[0]) if targets else 0,
             is_paused=await self._database.meta(PAUSED) == "1",
             last_scan=None if last_scan is None else unstamp(last_scan),
         )

@@ -149,6 +149,10 @@ def load_yaml(raw: str) -> tuple[dict[str, Value], dict[str, int]]:
     return builder.result()
 
 
+_OPENING_EVENTS = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+_CLOSING_EVENTS = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+
+
 @dataclass(slots=True)
 class _Frame:
     container: list[Value] | dict[str, Value]
@@ -167,20 +171,20 @@ class _Builder:
         self.lines: dict[str, int] = {}
 
     def add(self, event: yaml.Event) -> None:
-        if isinstance(event, yaml.AliasEvent):
-            raise MatterError("YAML aliases (*name) are not allowed", _line(event))
-        if isinstance(event, yaml.ScalarEvent):
+        if isinstance(event, yaml.ScalarEvent):  # the most common event, so tested first
             plain = not event.style  # libyaml says "" where PyYAML says None
             self._put(None if plain and event.value in _NULLS else event.value, event)
-        elif isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+        elif isinstance(event, _OPENING_EVENTS):
             container: list[Value] | dict[str, Value]
             container = {} if isinstance(event, yaml.MappingStartEvent) else []
             self._put(container, event)
             if len(self.stack) >= MAX_YAML_DEPTH:
                 raise MatterError(f"YAML nested deeper than {MAX_YAML_DEPTH}", _line(event))
             self.stack.append(_Frame(container))
-        elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+        elif isinstance(event, _CLOSING_EVENTS):
             self.stack.pop()
+        elif isinstance(event, yaml.AliasEvent):
+            raise MatterError("YAML aliases (*name) are not allowed", _line(event))
 
     def _put(self, value: Value, event: yaml.NodeEvent) -> None:
         self.nodes += 1
@@ -193,11 +197,10 @@ class _Builder:
         if isinstance(frame.container, list):
             frame.container.append(value)
         elif not frame.has_key:
-            frame.has_key, frame.key = True, value if isinstance(value, str) else None
-            frame.skip_key = not isinstance(value, str)
-            line = _line(event)
-            if len(self.stack) == 1 and isinstance(value, str) and line is not None:
-                self.lines.setdefault(value, line)
+            key = value if isinstance(value, str) else None
+            frame.has_key, frame.key, frame.skip_key = True, key, key is None
+            if key is not None and len(self.stack) == 1 and (line := _line(event)) is not None:
+                self.lines.setdefault(key, line)
         else:
             if not frame.skip_key and frame.key is not None:
                 frame.container[frame.key] = value

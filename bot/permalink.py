@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
@@ -19,6 +19,26 @@ _PLACEHOLDER = re.compile(r":([a-z_]+)")
 _SAFE_PATH = "-._~!$&'()*+,;=:@/"  # Jekyll's URL.escape_path keeps these
 _PRETTY_UNSAFE = re.compile(r"(?:[^\w.~!$&'()+,;=@]|_)+")
 _DEFAULT_UNSAFE = re.compile(r"(?:\W|_)+")
+_DOT_SEGMENT = re.compile(r"/\.\.?(?=/|$)")  # a '.' or '..' segment is dropped
+_SLASHES = re.compile(r"//+")
+# Jekyll's placeholders for a post's date, in site time (jekyllrb.com/docs/permalinks/).
+_DATE_PLACEHOLDERS: dict[str, Callable[[datetime], str]] = {
+    "year": lambda date: f"{date.year:04d}",
+    "short_year": lambda date: f"{date.year % 100:02d}",
+    "month": lambda date: f"{date.month:02d}",
+    "i_month": lambda date: str(date.month),
+    "short_month": lambda date: date.strftime("%b"),
+    "long_month": lambda date: date.strftime("%B"),
+    "day": lambda date: f"{date.day:02d}",
+    "i_day": lambda date: str(date.day),
+    "y_day": lambda date: f"{date.timetuple().tm_yday:03d}",
+    "short_day": lambda date: date.strftime("%a"),
+    "long_day": lambda date: date.strftime("%A"),
+    "week": lambda date: f"{date.isocalendar().week:02d}",
+    "hour": lambda date: f"{date.hour:02d}",
+    "minute": lambda date: f"{date.minute:02d}",
+    "second": lambda date: f"{date.second:02d}",
+}
 
 
 def slugify(text: str, *, pretty: bool = False) -> str:
@@ -38,46 +58,34 @@ def build_url(
     link_params: Sequence[tuple[str, str]] = (),
 ) -> str:
     """Return the post's absolute URL: `site_url` + the expanded pattern + `link_params`."""
-    template = STYLES.get(pattern, pattern)
-    if not template.startswith("/"):
-        template = "/" + template
-    values = _placeholders(date, slug, categories)
 
     def expand(match: re.Match[str]) -> str:
-        value = values.get(match[1])
+        value = _placeholder(match[1], date, slug, categories)
         return match[0] if value is None else quote(value, safe=_SAFE_PATH)
 
-    path = _PLACEHOLDER.sub(expand, template)
-    path = re.sub(r"/\.\.?(?=/|$)", "/", path)
-    path = re.sub(r"//+", "/", path)
+    path = _PLACEHOLDER.sub(expand, _template(pattern))
+    path = _DOT_SEGMENT.sub("/", path)
+    path = _SLASHES.sub("/", path)
     return add_params(site_url.rstrip("/") + path, link_params)
 
 
-def _placeholders(date: datetime, slug: str, categories: Sequence[str]) -> dict[str, str]:
-    iso = date.isocalendar()
-    unique = dict.fromkeys(category.lower() for category in categories)
-    return {
-        "year": f"{date.year:04d}",
-        "short_year": f"{date.year % 100:02d}",
-        "month": f"{date.month:02d}",
-        "i_month": str(date.month),
-        "short_month": date.strftime("%b"),
-        "long_month": date.strftime("%B"),
-        "day": f"{date.day:02d}",
-        "i_day": str(date.day),
-        "y_day": f"{date.timetuple().tm_yday:03d}",
-        "short_day": date.strftime("%a"),
-        "long_day": date.strftime("%A"),
-        "week": f"{iso.week:02d}",
-        "hour": f"{date.hour:02d}",
-        "minute": f"{date.minute:02d}",
-        "second": f"{date.second:02d}",
-        "title": slugify(slug, pretty=True),
-        "slug": slugify(slug),
-        "name": slugify(slug),
-        "categories": "/".join(unique),
-        "output_ext": ".html",
-    }
+def _template(pattern: str) -> str:
+    """A built-in style's pattern, or `pattern` itself, starting with '/'."""
+    template = STYLES.get(pattern, pattern)
+    return template if template.startswith("/") else "/" + template
+
+
+def _placeholder(name: str, date: datetime, slug: str, categories: Sequence[str]) -> str | None:
+    """The value of `:name`; None for a name Jekyll does not know, which stays as written."""
+    if name in _DATE_PLACEHOLDERS:
+        return _DATE_PLACEHOLDERS[name](date)
+    if name == "title":
+        return slugify(slug, pretty=True)
+    if name in ("slug", "name"):
+        return slugify(slug)
+    if name == "categories":
+        return "/".join(dict.fromkeys(category.lower() for category in categories))
+    return ".html" if name == "output_ext" else None
 
 
 def add_params(url: str, params: Sequence[tuple[str, str]]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import html
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from difflib import SequenceMatcher
@@ -16,7 +17,7 @@ from bot.errors import PostError
 from bot.matter import FrontMatter, MatterError, Value, decode_text, read_front_matter
 from bot.model import DateSource, Post
 from bot.permalink import build_url
-from bot.render.markup import BlockKind, Extract, inline_plain_text, read_markup
+from bot.render.markup import BlockKind, Extract, inline_plain_text, read_images, read_markup
 from bot.render.text import clean_text
 
 # Only the start of a body is read for its excerpt, heading and image: a 10 MB post costs no more.
@@ -51,6 +52,24 @@ def _why_no_front_matter(text: str) -> str:
     return "no front matter (a post starts with a '---' line)"
 
 
+class _Body:
+    """The start of a post's body, read only as far as a field needs it (it is the costly part)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._extract: Extract | None = None
+
+    def extract(self) -> Extract:
+        """The body's blocks and images, read once."""
+        if self._extract is None:
+            self._extract = read_markup(self.text)
+        return self._extract
+
+    def images(self) -> list[str]:
+        """The body's image sources, without reading its text when that was not needed."""
+        return read_images(self.text) if self._extract is None else self._extract.images
+
+
 @dataclass(frozen=True, slots=True)
 class _Reader:
     """The field rules, over one file's front matter."""
@@ -60,18 +79,17 @@ class _Reader:
     site: SiteConfig
 
     def post(self, raw: bytes, seen_at: datetime) -> Post:
-        body = self.matter.body[:BODY_SCAN_CHARS]
-        extract = read_markup(body)
-        title = self._title(extract)
+        body = _Body(self.matter.body[:BODY_SCAN_CHARS])
+        title = self._title(body)
         categories = self._names("categories", split=True) + self._names("category")
         tags = self._names("tags", split=True) + self._names("tag", split=True)
         date, source, slug = self._date(seen_at)
-        image_url, image_path, image_notes = self._image(extract)
+        image_url, image_path, image_notes = self._image(body)
         return Post(
             key=self._key(),
             path=self.path,
             title=title,
-            excerpt=self._excerpt(body, extract),
+            excerpt=self._excerpt(body),
             categories=tuple(dict.fromkeys(categories)),
             tags=tuple(dict.fromkeys(tags)),
             date=date,
@@ -97,11 +115,11 @@ class _Reader:
             raise self.refuse(f"{key}: expected a single value, got {shape}", key)
         return value
 
-    def _title(self, extract: Extract) -> str:
+    def _title(self, body: _Body) -> str:
         title = clean_text(html.unescape(self.text(self._title_key()) or ""))
         if title:
             return title
-        heading = extract.first(BlockKind.HEADING)
+        heading = body.extract().first(BlockKind.HEADING)
         if heading:
             return heading
         error = self.matter.yaml_error
@@ -133,15 +151,15 @@ class _Reader:
                 names.append(item)
         return [name for name in (clean_text(n) for n in names) if name]
 
-    def _excerpt(self, body: str, extract: Extract) -> str:
+    def _excerpt(self, body: _Body) -> str:
         for key in _EXCERPT_KEYS:
             given = self.text(key)
             if given and (excerpt := inline_plain_text(given)):
                 return excerpt
         separator = self.text("excerpt_separator")
-        if separator and separator in body:
-            return inline_plain_text(body.split(separator, 1)[0])
-        return extract.first(BlockKind.PARAGRAPH) or ""
+        if separator and separator in body.text:
+            return inline_plain_text(body.text.split(separator, 1)[0])
+        return body.extract().first(BlockKind.PARAGRAPH) or ""
 
     def _date(self, seen_at: datetime) -> tuple[datetime, DateSource, str]:
         stem = unicodedata.normalize("NFC", self.path.rsplit("/", 1)[-1].rsplit(".", 1)[0])
@@ -183,9 +201,9 @@ class _Reader:
             link_params=self.site.link_params,
         )
 
-    def _image(self, extract: Extract) -> tuple[str | None, str | None, tuple[str, ...]]:
+    def _image(self, body: _Body) -> tuple[str | None, str | None, tuple[str, ...]]:
         notes: list[str] = []
-        for candidate in dict.fromkeys([*self._front_matter_images(), *extract.images]):
+        for candidate in self._image_candidates(body):
             resolved = self._resolve_image(candidate)
             if resolved is None:
                 notes.append(f"image {candidate[:80]!r} skipped: not an http(s) URL or path")
@@ -194,6 +212,12 @@ class _Reader:
             else:
                 return resolved[0], resolved[1], tuple(notes)
         return None, None, tuple(notes)
+
+    def _image_candidates(self, body: _Body) -> Iterator[str]:
+        """Each image once: the front matter's, then the body's (read only if those all fail)."""
+        given = self._front_matter_images()
+        yield from dict.fromkeys(given)
+        yield from (image for image in dict.fromkeys(body.images()) if image not in given)
 
     def _front_matter_images(self) -> list[str]:
         values = self.matter.values

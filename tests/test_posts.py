@@ -321,6 +321,30 @@ def test_images(site: SiteConfig, front: str, body: str, url: str | None, path: 
     assert post.image_file is None  # only source.py, which reads the disk, sets it
 
 
+@pytest.mark.parametrize(
+    ("front", "body", "url", "notes"),
+    [
+        ("image: /a.png", "<img src='/b.png'>", "https://news.example.com/a.png", ()),
+        ("image: /assets/img/banner.jpg", "<img src='/assets/img/banner.jpg'>", None,
+         ("image '/assets/img/banner.jpg' skipped: listed in site.ignore_images",)),
+        ("image: /assets/img/banner.jpg", "<pre>\n<img src='/b.png'>\n</pre>\n\n    <img src='/c.png'>\n\n![d](/d.png)",
+         "https://news.example.com/b.png",
+         ("image '/assets/img/banner.jpg' skipped: listed in site.ignore_images",)),
+        ("image: 'mailto:x'\nfeature_image: /assets/img/banner.jpg", "`<img src='/code.png'>` ![e](/e.png)",
+         "https://news.example.com/e.png",
+         ("image 'mailto:x' skipped: not an http(s) URL or path",
+          "image '/assets/img/banner.jpg' skipped: listed in site.ignore_images")),
+    ],
+)  # fmt: skip
+def test_the_body_image_is_the_fallback(
+    site: SiteConfig, front: str, body: str, url: str | None, notes: tuple[str, ...]
+) -> None:
+    """The body's images are read after the front matter's, each once, code and all skipped."""
+    site = replace_site(site, ignore_images=("/assets/img/banner.jpg",))
+    post = parse(post_file("title: t\nexcerpt: e\n" + front, body), site)
+    assert (post.image_url, post.notes) == (url, notes)
+
+
 def test_an_image_given_as_a_list_is_refused(site: SiteConfig) -> None:
     """An image value of the wrong shape is a refusal on its line."""
     with pytest.raises(PostError, match="image: expected a path or URL") as caught:

@@ -14,9 +14,11 @@ from bot.render.markup import (
     inline_plain_text,
     plain_text,
     read_html,
+    read_images,
     read_markup,
     strip_liquid,
 )
+from bot.render.text import clean_text
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 
@@ -94,6 +96,61 @@ def test_plain_text_and_inline_plain_text() -> None:
     markup = "# Head\n\nPara <b>one</b>.\n\nPara two."
     assert plain_text(markup) == "Head\n\nPara one.\n\nPara two."
     assert inline_plain_text(markup) == "Head Para one. Para two."
+
+
+def markdown_line(markup: str) -> str:
+    """What inline_plain_text says when it reads `markup` as Markdown (its slow path)."""
+    return clean_text(" ".join(block.text for block in read_markup(markup).blocks))
+
+
+@pytest.mark.parametrize(
+    ("markup", "expected"),
+    [
+        ("  한미동맹,  여야 모두\n\n  탄탄한 지지 기반.  ", "한미동맹, 여야 모두 탄탄한 지지 기반."),
+        ("    indented (a code block)\nstill 'words' / here; ok?", "indented (a code block) still 'words' / here; ok?"),
+        ("2024년 7월, 1.5배", "2024년 7월, 1.5배"),
+        ("1. first\n2) second", "first second"),  # ordered lists: the markers go
+        ("  3. third", "third"),
+        ("Tom &amp; Jerry", "Tom & Jerry"),
+        ("a\rb", "a b"),  # a line break to Markdown, not a character to drop
+        ("a\x00b", "a\ufffdb"),
+        ("a\u202eb\x0bc", "abc"),
+        ("# Head\n*em* `code` <b>b</b> [l](u)", "Head em code b l"),
+        ("", ""),
+    ],
+)  # fmt: skip
+def test_inline_plain_text(markup: str, expected: str) -> None:
+    """Inline text is the words Markdown shows, whether or not the text holds any markup."""
+    assert inline_plain_text(markup) == expected == markdown_line(markup)
+
+
+@given(
+    st.text(
+        alphabet=st.sampled_from(
+            list(" \t\n\r\x00\x0b\x1c\x85\xa0\u2028\u3000\u202e.,'\"?/;()019가a")
+        )
+        | st.characters(),
+        max_size=80,
+    )
+)
+def test_inline_plain_text_reads_plain_text_as_markdown_does(markup: str) -> None:
+    """Text without markup, read without Markdown, gives exactly what Markdown gives."""
+    assert inline_plain_text(markup) == markdown_line(markup)
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            [*"<>/=\"' aimgsrc!-&;#{}%*_[]()`\n|:\t", "<img src=", "<IMG SRC='x.png'>", "![a](",
+             "![", "![r]", "[r]: /r.png\n", "{% x %}", "{{", "%}", "    ", "```\n", "<script>",
+             "<!--", "<p>", "\n\n", "> ", "- ", "<img src=a.png>", "<br>", "src='b.png'"]
+        ),
+        max_size=30,
+    ).map("".join)
+)  # fmt: skip
+def test_read_images_lists_what_read_markup_lists(markup: str) -> None:
+    """Reading only the images gives the same sources, in the same order, as reading it all."""
+    assert read_images(markup) == read_markup(markup).images
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,14 @@ from bot.render.text import clean_text
 
 _LIQUID_OPEN = re.compile(r"\{[%{]")
 _KRAMDOWN_IAL = re.compile(r"\{:[^}\n]{0,200}\}")  # bounded: hostile text stays linear
+# What makes inline text more than its words: a character a Markdown, HTML, Liquid or kramdown
+# rule starts at (CommonMark's inline terminators, `|` for tables), NUL and CR (Markdown turns
+# them into U+FFFD and a line break, clean_text drops them), or a line that opens with a number
+# (an ordered list's `1.` or `1)`). Text without any reads as itself: paragraphs of its words.
+_MARKUP = re.compile(r"[!#$%&*+\-:<=>@\[\\\]^_`{|}~\0\r]|^[ \t]*[0-9]+[.)]", re.MULTILINE)
+# Where an image can start: Markdown's `![`, or an `<img` tag (libxml2 reads no other as one).
+_IMAGE_START = re.compile(r"!\[|<img", re.IGNORECASE)
+_IMG_TAG = re.compile(r"<img", re.IGNORECASE)
 _MARKDOWN = MarkdownIt("commonmark", {"html": True}).enable("table")
 _CONTAINERS = {"bullet_list", "ordered_list", "blockquote", "table"}
 _BLOCK_TAGS = frozenset(
@@ -135,6 +143,20 @@ def read_markup(markup: str) -> Extract:
     return extract
 
 
+def read_images(markup: str) -> list[str]:
+    """Return the image sources `read_markup(markup).images` lists, without reading the text."""
+    markup = strip_liquid(markup)
+    images: list[str] = []
+    if _IMAGE_START.search(markup) is None:
+        return images
+    for token in _MARKDOWN.parse(markup):
+        if token.type == "inline":
+            _inline_text(token, images)
+        elif token.type == "html_block" and _IMG_TAG.search(token.content):
+            images.extend(read_html(token.content).images)
+    return images
+
+
 def _inline_text(token: Token, images: list[str]) -> str:
     parts: list[str] = []
     for child in token.children or []:
@@ -157,6 +179,8 @@ def plain_text(markup: str) -> str:
 
 def inline_plain_text(markup: str) -> str:
     """Reduce a short marked-up field (an excerpt) to one line of plain text."""
+    if _MARKUP.search(markup) is None:
+        return clean_text(markup)
     return clean_text(" ".join(block.text for block in read_markup(markup).blocks))
 
 

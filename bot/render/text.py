@@ -12,7 +12,6 @@ _GRAPHEME = regex.compile(r"\X")
 _UNSAFE = re.compile(  # C0/C1 controls but tab and newline, bidi overrides and isolates, BOM
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufeff\ufff9-\ufffb]"
 )
-_SPACE = re.compile(r"\s+")
 _SENTENCE_END = frozenset(".!?。！？")
 _CJK_SENTENCE_END = frozenset("。！？")
 _TRAILING_JUNK = frozenset(",;:-–—(/[{·")
@@ -20,7 +19,7 @@ _TRAILING_JUNK = frozenset(",;:-–—(/[{·")
 
 def clean_text(text: str) -> str:
     """Drop control and bidi-override characters and collapse whitespace to single spaces."""
-    return _SPACE.sub(" ", _UNSAFE.sub("", text)).strip()
+    return " ".join(_UNSAFE.sub("", text).split())  # str.split's whitespace is regex's `\s`
 
 
 def utf16_len(text: str) -> int:

@@ -249,7 +249,5 @@ def _print_preview(key: str, calls: list[dict[str, Any]], args: argparse.Namespa
 
 def preview_calls(message: Message, platform: str, config: Config) -> list[dict[str, Any]]:
     """The calls a platform would make for `message`; `{chat_id}` stands for each chat."""
-    [plugin] = [
-        made for make in FACTORIES if (made := make(config, SystemClock())).name == platform
-    ]
-    return plugin.preview(message)
+    [make] = [make for make in FACTORIES if make.name == platform]
+    return make(config, SystemClock()).preview(message)

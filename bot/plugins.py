@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from bot.clock import Clock
@@ -54,7 +54,26 @@ class Plugin(Protocol):
         ...
 
 
-Factory = Callable[[Config, Clock], Plugin]
+class Factory(Protocol):
+    """Makes a platform's plug-in; says before that whether the config runs it."""
+
+    @property
+    def name(self) -> str:
+        """The platform's name."""
+        ...
+
+    @property
+    def is_fallback(self) -> bool:
+        """Whether it runs when asked for, or when no other is configured (the console)."""
+        ...
+
+    def is_configured(self, config: Config) -> bool:
+        """Whether the config sets the platform's secret."""
+        ...
+
+    def __call__(self, config: Config, clock: Clock) -> Plugin:
+        """The plug-in, made from the config."""
+        ...
 
 
 def running(
@@ -62,11 +81,10 @@ def running(
 ) -> list[Plugin]:
     """The plug-ins this run uses: every configured one, and the fallback (the console) when
     asked for or when no other is configured."""
-    plugins = [make(config, clock) for make in factories]
-    chosen = [plugin for plugin in plugins if plugin.is_configured]
+    chosen = [make for make in factories if make.is_configured(config)]
     if with_fallback or not chosen:
-        chosen += [plugin for plugin in plugins if plugin.is_fallback]
-    return chosen
+        chosen += [make for make in factories if make.is_fallback]
+    return [make(config, clock) for make in chosen]
 
 
 def static_chats(plugins: Sequence[Plugin]) -> tuple[StaticChat, ...]:

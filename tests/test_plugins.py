@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from pydantic import SecretStr
 
@@ -11,6 +14,7 @@ from bot.model import DiscordOptions, TelegramOptions
 from bot.platforms import FACTORIES
 from bot.plugins import running, static_chats
 from bot.storage import StaticChat
+from tests.conftest import REPO
 
 TOKEN = SecretStr("123:not-a-real-token")
 
@@ -69,3 +73,27 @@ def test_each_running_platform_brings_its_configured_chats() -> None:
     )
     alone = running(FACTORIES, config(), SystemClock(), with_fallback=False)
     assert static_chats(alone) == (StaticChat("console", "stdout", (), "ko", ""),)
+
+
+def test_a_platform_library_is_imported_only_when_its_platform_runs() -> None:
+    """The console alone never imports python-telegram-bot or discord.py (a quarter second
+    each at start); a configured platform does."""
+    probe = (
+        "import sys\n"
+        "from bot.cli import main\n"
+        "from bot.clock import SystemClock\n"
+        "from bot.platforms import FACTORIES\n"
+        "from bot.plugins import running\n"
+        "from tests.test_plugins import config\n"
+        "def loaded():\n"
+        "    return [name for name in ('telegram', 'discord') if name in sys.modules]\n"
+        "print(loaded())\n"
+        "running(FACTORIES, config(), SystemClock(), with_fallback=True)\n"
+        "print(loaded())\n"
+        "running(FACTORIES, config(telegram=True), SystemClock(), with_fallback=False)\n"
+        "print(loaded())\n"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert shown == ["[]", "[]", "['telegram']"]

@@ -14,7 +14,7 @@ from bot.clock import Clock
 from bot.command_table import Access, Argument, CommandSpec, Text, help_lines, index
 from bot.config import Config
 from bot.i18n import t
-from bot.lookup import category_counts, fold, match_posts, reaches, suggest
+from bot.lookup import fold, suggest
 from bot.model import PostState, PushKind, Record, Reply
 from bot.render.text import truncate
 from bot.storage import Storage, StoreUnavailable
@@ -154,7 +154,7 @@ class Commands:
         if not names:
             return Reply((t("subscribed_all", caller.language),))
         lines = [t("subscribed_some", caller.language, names=", ".join(names))]
-        known = {fold(n): n for n, _ in category_counts((await self.archive.records()).values())}
+        known = {fold(n): n for n, _ in await self.archive.categories()}
         if unknown := [name for name in names if fold(name) not in known]:
             lines.append(t("no_posts_in", caller.language, names=", ".join(unknown)))
             close = sorted({c for name in unknown for c in suggest(name, known.values())})
@@ -171,8 +171,8 @@ class Commands:
 
     async def _subscriptions(self, args: str, caller: Caller) -> Reply:
         del args
-        target = await self.chats.target(caller.platform, caller.chat)
-        if target is None or not await self._is_subscribed(caller):
+        target = await self.chats.subscribed(caller.platform, caller.chat)
+        if target is None:
             return Reply((t("subscriptions_none", caller.language),))
         if not target.categories:
             return Reply((t("subscriptions_all", caller.language),))
@@ -180,18 +180,12 @@ class Commands:
             (t("subscriptions_some", caller.language, names=", ".join(target.categories)),)
         )
 
-    async def _is_subscribed(self, caller: Caller) -> bool:
-        return any(
-            target.platform == caller.platform and target.address == caller.chat
-            for target in await self.chats.active_targets()
-        )
-
     def _category_names(self, args: str) -> list[str]:
         return list(dict.fromkeys(unicodedata.normalize("NFC", name) for name in args.split()))
 
     async def _categories(self, args: str, caller: Caller) -> Reply:
         del args
-        counts = category_counts((await self.archive.records()).values())
+        counts = await self.archive.categories()
         if not counts:
             return Reply((t("no_categories", caller.language),))
         return Reply((t("categories", caller.language), *(f"{name} ({n})" for name, n in counts)))
@@ -209,8 +203,7 @@ class Commands:
             return Reply((t("count_range", caller.language, most=MOST),), is_private=True)
         if not name:
             return Reply((t("needs_category", caller.language),), is_private=True)
-        records = (await self.archive.records()).values()
-        known = {fold(n): n for n, _ in category_counts(records)}
+        known = {fold(n): n for n, _ in await self.archive.categories()}
         if fold(name) not in known:
             lines = [t("unknown_category", caller.language, name=quoted(name))]
             close = suggest(name, known.values())
@@ -237,7 +230,7 @@ class Commands:
     async def _find(self, args: str, caller: Caller, command: str) -> Record | Reply:
         if not args:
             return Reply((t("needs_key", caller.language, command=command),), is_private=True)
-        found = match_posts((await self.archive.records()).values(), args)
+        found = await self.archive.find(args)
         if len(found) == 1:
             return found[0]
         if not found:
@@ -263,8 +256,7 @@ class Commands:
         self.nudge()
         if here:
             return Reply((t("reposted_here", caller.language, key=key),), progress_of=push)
-        targets = await self.chats.active_targets()
-        reach = sum(1 for target in targets if reaches(target.categories, found.post.categories))
+        reach = await self.chats.reach(found.post.categories)
         return Reply((t("reposted", caller.language, key=key, targets=reach),), progress_of=push)
 
     def _unpostable(self, record: Record, language: str) -> Reply | None:

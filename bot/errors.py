@@ -36,6 +36,14 @@ class PostError(BotError):
         where = path if line is None else f"{path}:{line}"
         super().__init__(f"{where}: {reason}")
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickled as its parts (files are read in worker processes)."""
+        return (_post_error, (self.path, self.reason, self.line))
+
+
+def _post_error(path: str, reason: str, line: int | None) -> PostError:
+    return PostError(path, reason, line=line)
+
 
 class PlatformError(BotError):
     """A platform would not let sokbo start: its token was refused, or it could not be reached.

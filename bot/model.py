@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import TypeAlias
+
+Fingerprint: TypeAlias = tuple[
+    int, int, int
+]  # a file's size, mtime in ns, inode: a write changes it
 
 
 class DateSource(StrEnum):
@@ -38,6 +43,15 @@ class Post:
     def is_due(self, now: datetime) -> bool:
         """Return whether the post's date has arrived at `now`."""
         return self.date <= now
+
+
+@dataclass(frozen=True, slots=True)
+class KnownFile:
+    """A file of the posts folder as last read: a restart reads it again only if it changed."""
+
+    path: str  # under posts_dir, '/'-separated
+    fingerprint: Fingerprint
+    key: str | None  # the post key it holds (or claims a second time); None: refused
 
 
 class PostState(StrEnum):

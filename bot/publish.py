@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from bot.config import BotSettings
 from bot.errors import PostError
-from bot.model import DateSource, NewPush, Post, PostState, PushKind, Record
+from bot.model import DateSource, KnownFile, NewPush, Post, PostState, PushKind, Record
 
 BURST_WINDOW = timedelta(minutes=1)  # DESIGN.md: more than max_burst new posts within a minute
 
@@ -37,11 +37,23 @@ class Verdict(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """The posts folder as last read: its posts, its refused files, and whether it was there."""
+    """The posts folder as last read, whole or the files that changed: their posts, their
+    refusals, and whether the folder was there.
+
+    `scope` names the paths looked at: a known post whose file is among them and not among
+    `posts` is gone (or renamed); None means every file of the folder. `files` is what each
+    path read now holds, for the next start to skip what did not change.
+    """
 
     posts: tuple[Post, ...]
     refused: tuple[PostError, ...] = ()
     is_complete: bool = True  # False when the folder itself is missing: nothing counts as deleted
+    scope: frozenset[str] | None = None
+    files: tuple[KnownFile, ...] = ()
+
+    def covers(self, path: str) -> bool:
+        """Whether the file at `path` was looked at."""
+        return self.scope is None or path in self.scope
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +150,7 @@ def decide(
             if key not in present
             and record.state is not PostState.GONE
             and record.post.path not in broken
+            and snapshot.covers(record.post.path)
         ]
         for record in vanished:
             _gone(record, work)
@@ -166,6 +179,8 @@ def _follow_renames(
             arrivals.setdefault(post.content_hash, key)
     for old_key, record in list(known.items()):
         if old_key in present or record.state is PostState.GONE:
+            continue
+        if not snapshot.covers(record.post.path):
             continue
         new_key = arrivals.pop(record.post.content_hash, None)
         if new_key is not None:

@@ -22,7 +22,7 @@ from bot.platforms import FACTORIES
 from bot.plugins import Plugin, running, static_chats
 from bot.sqlite import open_sqlite
 from bot.storage import Chats, Keeper, Reports, Storage, StoreError, StoreUnavailable
-from bot.tracker import Tracker, site_identity
+from bot.tracker import Tracker, reading_identity, site_identity
 from bot.watch import FolderView, watch_folder
 
 log = logging.getLogger(__name__)
@@ -51,14 +51,16 @@ async def serve(config: Config, clock: SystemClock, *, with_console: bool) -> No
 
         faults = StoreFaults(clock, on_notice=notify)  # storage away: told once, retried
         delivery = Delivery(storage, platforms, config, clock, on_notice=notify, faults=faults)
+        reading = reading_identity(config.site)
         tracker = Tracker(
-            storage.archive, config.bot, clock, site=site_identity(config.site),
+            storage.archive, config.bot, clock, site=site_identity(config.site), reading=reading,
             on_push=delivery.nudge, on_notice=notify, faults=faults,
         )  # fmt: skip
         commands = Commands(storage, config, clock, nudge=delivery.nudge)
         sides = [p.chat_side(commands, storage, ready=tracker.synced) for p in plugins]
         sinks += [side.notify for side in sides]
-        view = FolderView(config.site, clock=clock, settle_s=config.bot.settle_seconds)
+        known = await storage.archive.files() if await storage.archive.reading() == reading else []
+        view = FolderView(config.site, clock=clock, settle_s=config.bot.settle_seconds, known=known)
         snapshots = watch_folder(view, clock=clock, rescan_s=config.bot.rescan_seconds, stop=stop)
         try:
             async with asyncio.TaskGroup() as tasks:

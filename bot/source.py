@@ -11,12 +11,14 @@ from pathlib import Path
 
 from bot.config import SiteConfig
 from bot.errors import PostError
-from bot.model import Post
+from bot.model import Fingerprint, Post
 from bot.posts import parse_post
 
 POST_SUFFIXES = frozenset({".md", ".markdown", ".html"})
 MAX_POST_BYTES = 16 * 1024 * 1024  # a 10 MB body with room to spare; larger is not a post
 MAX_IMAGE_BYTES = 10 * 1024 * 1024  # Telegram's limit for a photo upload (Bot API sendPhoto)
+# Bump when reading the same file gives a different Post: a restart then reads every file again.
+READER_VERSION = 1
 _LISTED_SUFFIXES = POST_SUFFIXES | {".swp", ".swx", ".tmp"}
 _IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a")
 
@@ -58,10 +60,27 @@ def walk(folder: Path) -> Iterator[Path]:
     skipped.
     """
     root = os.path.realpath(folder)
-    yield from _walk(str(folder), root, root, set())
+    return (Path(entry.path) for entry in _walk(str(folder), root, root, set()))
 
 
-def _walk(path: str, real: str, root: str, entered: set[str]) -> Iterator[Path]:
+def fingerprints(folder: Path) -> dict[str, Fingerprint | None]:
+    """The files `walk` lists, by path as text, each with its fingerprint (None: no stat).
+
+    One `stat` a file and no path objects: what a rescan that finds nothing changed costs.
+    """
+    root = os.path.realpath(folder)
+    found: dict[str, Fingerprint | None] = {}
+    for entry in _walk(str(folder), root, root, set()):
+        try:
+            info = entry.stat()
+        except OSError:
+            found[entry.path] = None
+            continue
+        found[entry.path] = (info.st_size, info.st_mtime_ns, info.st_ino)
+    return found
+
+
+def _walk(path: str, real: str, root: str, entered: set[str]) -> Iterator[os.DirEntry[str]]:
     """Walk the folder at `path` (really `real`), then its folders, unless it was entered."""
     if real in entered:
         return
@@ -78,7 +97,7 @@ def _walk(path: str, real: str, root: str, entered: set[str]) -> Iterator[Path]:
         if not _is_dir(entry):
             listed = _suffix(entry.name) in _LISTED_SUFFIXES
             if listed and not (entry.is_symlink() and _listed_target(entry.path, root)):
-                yield Path(entry.path)
+                yield entry
         elif not entry.is_symlink():
             folders.append((entry.path, os.path.join(real, entry.name)))
         elif _inside(target := os.path.realpath(entry.path), root) and not _reachable(target, root):
@@ -155,6 +174,9 @@ def is_post_file(name: str) -> bool:
 
 def relative_name(file: Path, posts_dir: Path) -> str:
     """Return `file`'s '/'-separated path under `posts_dir` (or its name when outside it)."""
+    folder, name = str(posts_dir), str(file)
+    if folder.startswith("/") and folder[1:2] not in ("", "/") and name.startswith(folder + "/"):
+        return name[len(folder) + 1 :]  # what relative_to says of two plain absolute paths
     try:
         return file.absolute().relative_to(posts_dir.absolute()).as_posix()
     except ValueError:
@@ -176,7 +198,12 @@ def read_post_bytes(file: Path, *, relative: str, posts_dir: Path) -> bytes:
             if info.st_size > MAX_POST_BYTES:
                 size = info.st_size // (1024 * 1024)
                 raise PostError(relative, f"file too large ({size} MB; the limit is 16 MB)")
-            return handle.read(MAX_POST_BYTES + 1)
+            # Asking for the size read, not the limit, spares a 16 MB buffer a post; a file
+            # that grew since fstat is read on up to the same limit (MAX_POST_BYTES + 1).
+            data = handle.read(info.st_size + 1)
+            if len(data) > info.st_size:
+                data += handle.read(MAX_POST_BYTES - info.st_size)
+            return data
     except (OSError, RuntimeError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise PostError(relative, f"cannot read: {reason}") from None
@@ -193,10 +220,11 @@ def attach_local_image(post: Post, site: SiteConfig) -> Post:
     """Note a relative image that exists under site.root as a file to upload, if it is safe."""
     if post.image_path is None:
         return post
-    root = site.site_root.resolve()
     problem = None
     try:
-        real = (root / post.image_path).resolve(strict=True)
+        # The image first: most are not on this disk, and then site.root need not be resolved.
+        real = (site.site_root / post.image_path).resolve(strict=True)
+        root = site.site_root.resolve()
         if not real.is_relative_to(root):
             problem = "leads outside site.root"
         elif not real.is_file():
@@ -208,8 +236,11 @@ def attach_local_image(post: Post, site: SiteConfig) -> Post:
                 head = handle.read(16)
             if not (head.startswith(_IMAGE_MAGIC) or head[8:12] == b"WEBP"):
                 problem = "is not a JPEG, PNG, GIF or WebP image"
-    except (OSError, RuntimeError):
+    except OSError:
         return post  # not on this disk: the URL is what gets sent
+    except RuntimeError:  # a symbolic link loop: in site.root itself, that is raised
+        site.site_root.resolve()
+        return post
     if problem is not None:
         note = f"local image {post.image_path!r} {problem}; its URL is sent instead"
         return replace(post, notes=(*post.notes, note))

@@ -9,7 +9,15 @@ from typing import Protocol
 
 from bot.errors import BotError, PostError
 from bot.fanout import QueuedPush
-from bot.model import DeliveryStatus, MessageRef, PushKind, Record, Target, TargetOptions
+from bot.model import (
+    DeliveryStatus,
+    KnownFile,
+    MessageRef,
+    PushKind,
+    Record,
+    Target,
+    TargetOptions,
+)
 from bot.outcome import Outcome
 from bot.publish import Plan
 
@@ -112,19 +120,50 @@ class Archive(Protocol):
     """The posts as last read, the refused files, and each scan's decisions."""
 
     async def records(self) -> dict[str, Record]:
-        """Every known post, by key."""
+        """Every known post, by key (a full scan's comparison; nothing else loads them all)."""
+        ...
+
+    async def involved(self, keys: Iterable[str], paths: Iterable[str]) -> dict[str, Record]:
+        """The known posts with one of `keys`, or whose file is at one of `paths`, by key."""
+        ...
+
+    async def due(self, now: datetime) -> list[Record]:
+        """Scheduled posts whose date has arrived by `now` (their files not refused now)."""
+        ...
+
+    async def next_due(self, now: datetime) -> datetime | None:
+        """The earliest date of a scheduled post still ahead of `now`."""
         ...
 
     async def record(self, key: str) -> Record | None:
         """Post `key`, if known."""
         ...
 
-    async def newest(self, count: int, *, category: str | None = None) -> list[Record]:
-        """Up to `count` published posts, newest first, optionally in one (folded) category."""
+    async def newest(
+        self, count: int, *, category: str | None = None, skip: int = 0
+    ) -> list[Record]:
+        """Up to `count` published posts, newest first (after the `skip` newest), optionally
+        in one (folded) category."""
         ...
 
-    async def refusals(self) -> dict[str, Refusal]:
-        """The refused files, by path."""
+    async def categories(self) -> list[tuple[str, int]]:
+        """Each category of the published posts with its count, most posts first."""
+        ...
+
+    async def find(self, query: str) -> list[Record]:
+        """Posts not gone by key, file path or URL (an exact match wins), else keys holding it."""
+        ...
+
+    async def matching(self, typed: str, *, most: int) -> list[Record]:
+        """Posts not gone whose key or title holds `typed` (folded), newest first."""
+        ...
+
+    async def files(self) -> list[KnownFile]:
+        """The files as last read (empty unless the last full read used `reading`)."""
+        ...
+
+    async def refusals(self, paths: Iterable[str] | None = None) -> dict[str, Refusal]:
+        """The refused files (at `paths`, if given), by path."""
         ...
 
     async def is_first_run(self) -> bool:
@@ -139,10 +178,28 @@ class Archive(Protocol):
         """The site identity the stored links were made with, once recorded."""
         ...
 
+    async def reading(self) -> str | None:
+        """How the files were read (settings and reader) when they were last all read."""
+        ...
+
     async def record_scan(
-        self, plan: Plan, refused: Iterable[PostError], *, now: datetime, site: str | None
+        self,
+        plan: Plan,
+        refused: Iterable[PostError],
+        *,
+        now: datetime,
+        site: str | None,
+        scope: Iterable[str] | None = None,
+        files: Sequence[KnownFile] | None = None,
+        reading: str | None = None,
     ) -> None:
-        """Write a scan's decisions, its refusals and (if given) the site, all or nothing."""
+        """Write a scan's decisions, its refusals, the files it read and (if given) the site,
+        all or nothing.
+
+        `scope`: the paths the scan looked at (None: the whole folder); refusals and files
+        elsewhere stay as they are. `files`: what each path looked at now holds (None: leave
+        the files alone). `reading`: set when every file was read, as that reading.
+        """
         ...
 
 
@@ -155,6 +212,14 @@ class Chats(Protocol):
 
     async def active_targets(self) -> list[Target]:
         """Every active chat with at least one subscription."""
+        ...
+
+    async def subscribed(self, platform: str, address: str) -> Target | None:
+        """A chat's target if it is active with at least one subscription."""
+        ...
+
+    async def reach(self, categories: Sequence[str]) -> int:
+        """How many active chats a post in `categories` reaches."""
         ...
 
     async def subscribe(

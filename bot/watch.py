@@ -4,66 +4,153 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable
+import multiprocessing
+import os
+from collections.abc import AsyncIterator, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
+from itertools import repeat
 from pathlib import Path
-from typing import TypeAlias
 
 from watchfiles import Change, awatch
 
 from bot.clock import Clock, sleep_or
 from bot.config import SiteConfig
+from bot.errors import PostError
+from bot.model import Fingerprint, KnownFile
 from bot.publish import Snapshot
-from bot.source import Outcome, dedupe, is_post_file, listed_path, read_outcome, walk
+from bot.source import (
+    Outcome,
+    fingerprints,
+    is_post_file,
+    listed_path,
+    read_outcome,
+    relative_name,
+)
 
 TICK_MS = 100  # how often the watch loop wakes without events, to act on settled files
 EVENT_STEP_MS = 50  # watchfiles groups events until none arrive for this long
 REFUSAL_GRACE_S = 2.0  # a file refused this soon after a write may still be being written
+READ_APART_FROM = 1_000  # files read at once: from this many, in worker processes
+MOST_READERS = 4  # worker processes, at most (and no more than the cores)
 
 log = logging.getLogger(__name__)
-
-Fingerprint: TypeAlias = tuple[int, int, int]  # size, mtime in ns, inode: any write changes it
 
 
 @dataclass(frozen=True, slots=True)
 class _Seen:
+    """A file as last read: enough to tell a change, and which post key it claims."""
+
     fingerprint: Fingerprint
-    outcome: Outcome
+    key: str | None  # its post's key (held, or claimed a second time); None: refused, skipped
+    is_skipped: bool = False  # not a post candidate (a draft, an editor's file)
+
+
+@dataclass(frozen=True, slots=True)
+class _Change:
+    """A file that changed: what it was (None: new) and what it is (None: gone)."""
+
+    was: _Seen | None
+    now: Outcome | None
 
 
 class FolderView:
-    """The posts folder as last read, kept current file by file. Blocking: run it in a thread."""
+    """The posts folder as last read, kept current file by file. Blocking: run it in a thread.
 
-    def __init__(self, site: SiteConfig, *, clock: Clock, settle_s: float) -> None:
+    It holds each file's fingerprint and post key, not its post: what changed since the last
+    `take` is read again and handed over as a Snapshot of those files. Started from the files
+    the archive last saw (`known`), a restart reads only the files that changed meanwhile;
+    started from nothing, its first Snapshot is the whole folder.
+    """
+
+    def __init__(
+        self,
+        site: SiteConfig,
+        *,
+        clock: Clock,
+        settle_s: float,
+        known: Iterable[KnownFile] = (),
+    ) -> None:
         self.site = site
         self.clock = clock
         self.settle_s = settle_s
-        self.files: dict[Path, _Seen] = {}
-        self.unsettled: dict[Path, float] = {}  # path → wall time to look again
+        self.files: dict[str, _Seen] = {}  # by path as text (as a walk lists it)
+        self.unsettled: dict[str, float] = {}  # path → wall time to look again
+        self._claims: dict[str, set[str]] = {}  # key → the files whose post has it
+        self._holders: dict[str, str] = {}  # key → the file whose post it is (the first path)
+        self._pending: dict[str, Outcome | None] = {}  # changed since `take`; None: gone
+        self._prefix = os.path.join(str(site.posts_dir), "")
+        for file in known:
+            path = self._prefix + file.path.replace("/", os.sep)
+            self.files[path] = _Seen(file.fingerprint, file.key)
+            if file.key is not None:
+                self._claims.setdefault(file.key, set()).add(path)
+        self._holders = {key: min(paths) for key, paths in self._claims.items()}
+        self._is_whole = not self.files  # nothing known: the first take is the whole folder
+        self.reads = 0  # files read (parsed) so far
 
-    def refresh(self, changed: Iterable[Path] | None = None) -> Snapshot | None:
-        """Re-read the `changed` paths (None: the whole folder) and the files now settled.
+    def refresh(self, changed: Iterable[Path] | None = None, *, whole: Iterable[Path] = ()) -> bool:
+        """Look again at the `changed` paths (None: the whole folder) and the files now settled;
+        return whether anything sokbo cares about changed (see `take`).
 
-        A full look always returns the snapshot; a partial one returns None when nothing
-        sokbo cares about changed.
+        A file in `whole` arrived complete (an atomic rename): it is read without settling.
         """
         now = self.clock.now().timestamp()
+        listing: dict[str, Fingerprint | None] | None = None  # a whole look: every file's
         if changed is not None:
             listed = (listed_path(path, self.site.posts_dir) for path in changed)  # not via links
             kinds = {path: self._kind(path) for path in listed if path is not None}
             if "folder" in kinds.values():
                 return self.refresh(None)  # a folder moved or vanished: look at everything
-            paths = {path for path, kind in kinds.items() if kind == "post"}
+            paths = {str(path) for path, kind in kinds.items() if kind == "post"}
+        elif self.site.posts_dir.is_dir():
+            listing = fingerprints(self.site.posts_dir)
+            paths = listing.keys() | self.files.keys()  # a known file not listed is gone
         else:
-            paths = set(walk(self.site.posts_dir)) if self.site.posts_dir.is_dir() else set()
-            for gone in self.files.keys() - paths:
-                del self.files[gone]
+            return False  # the folder is away: nothing counts as deleted until it is back
         paths |= {path for path, due in self.unsettled.items() if due <= now}
-        before = {path: seen.fingerprint for path, seen in self.files.items()}
+        complete = {str(path) for path in whole}
+        touched: dict[str, _Change] = {}
+        to_read: dict[str, Fingerprint] = {}
         for path in paths:
-            self._look(path, now)
-        unchanged = {path: seen.fingerprint for path, seen in self.files.items()} == before
-        return None if unchanged and changed is not None else self.snapshot()
+            found = _fingerprint(path) if listing is None or path not in listing else listing[path]
+            if self._is_due(path, found, now, touched, is_whole=path in complete):
+                assert found is not None
+                to_read[path] = found
+        outcomes = read_all(list(to_read), site=self.site, seen_at=self.clock.now())
+        for (path, fingerprint), outcome in zip(to_read.items(), outcomes, strict=True):
+            self._took(path, fingerprint, outcome, now, touched)
+        self._apply(touched)
+        return bool(touched)
+
+    def take(self) -> Snapshot:
+        """The files changed since the last take (the first: the whole folder, unless started
+        from known files), as a Snapshot; the view then starts counting afresh."""
+        pending, self._pending = self._pending, {}
+        relative = {path: self._relative(path) for path in pending}
+        outcomes = [outcome for outcome in pending.values() if outcome is not None]
+        files = tuple(
+            KnownFile(relative[path], seen.fingerprint, seen.key)
+            for path in pending
+            if (seen := self.files.get(path)) is not None and not seen.is_skipped
+        )
+        scope = None if self._is_whole else frozenset(relative.values())
+        is_complete = self.site.posts_dir.is_dir()
+        self._is_whole = self._is_whole and not is_complete  # whole once it was there whole
+        return Snapshot(
+            posts=tuple(o.post for o in outcomes if o.post is not None),
+            refused=tuple(o.error for o in outcomes if o.error is not None),
+            is_complete=is_complete,
+            scope=scope,
+            files=files,
+        )
+
+    def _relative(self, path: str) -> str:
+        """A path as text → its '/'-separated path under posts_dir."""
+        if path.startswith(self._prefix):
+            return path[len(self._prefix) :].replace(os.sep, "/")
+        return relative_name(Path(path), self.site.posts_dir)
 
     def _kind(self, path: Path) -> str:
         """Say what an event's path is to sokbo: a post file, a folder, or nothing."""
@@ -77,39 +164,116 @@ class FolderView:
             return "folder"
         return "post" if is_post_file(path.name) else "ignore"
 
-    def snapshot(self) -> Snapshot:
-        """Return the folder as currently known."""
-        outcomes = list(dedupe(self.files[path].outcome for path in sorted(self.files)))
-        return Snapshot(
-            posts=tuple(o.post for o in outcomes if o.post is not None),
-            refused=tuple(o.error for o in outcomes if o.error is not None),
-            is_complete=self.site.posts_dir.is_dir(),
-        )
-
     def next_look(self) -> float | None:
         """Return the wall time at which an unsettled file should be looked at again."""
         return min(self.unsettled.values(), default=None)
 
-    def _look(self, path: Path, now: float) -> None:
+    def _is_due(
+        self,
+        path: str,
+        fingerprint: Fingerprint | None,
+        now: float,
+        touched: dict[str, _Change],
+        *,
+        is_whole: bool,
+    ) -> bool:
+        """Whether `path` (found with `fingerprint`; None: gone) must be read now: changed and
+        settled. A file gone is noted in `touched` at once."""
         self.unsettled.pop(path, None)
-        try:
-            info = path.stat()
-        except OSError:
-            self.files.pop(path, None)
-            return
-        fingerprint = (info.st_size, info.st_mtime_ns, info.st_ino)
         seen = self.files.get(path)
+        if fingerprint is None:
+            if seen is not None:
+                touched[path] = _Change(seen, None)
+                del self.files[path]
+            return False
         if seen is not None and seen.fingerprint == fingerprint:
+            return False
+        mtime = fingerprint[1] / 1e9
+        if now - mtime < self.settle_s and not is_whole:
+            self.unsettled[path] = mtime + self.settle_s
+            return False
+        return True
+
+    def _took(
+        self,
+        path: str,
+        fingerprint: Fingerprint,
+        outcome: Outcome,
+        now: float,
+        touched: dict[str, _Change],
+    ) -> None:
+        """Note in `touched` what the file read at `path` holds, unless it may be half-written."""
+        self.reads += 1
+        mtime = fingerprint[1] / 1e9
+        if outcome.error is not None and now - mtime < REFUSAL_GRACE_S:
+            self.unsettled[path] = mtime + REFUSAL_GRACE_S  # maybe half-written
             return
-        written_ago = now - info.st_mtime
-        if written_ago < self.settle_s:
-            self.unsettled[path] = info.st_mtime + self.settle_s
+        seen = self.files.get(path)
+        key = None if outcome.post is None else outcome.post.key
+        self.files[path] = _Seen(fingerprint, key, is_skipped=outcome.skipped is not None)
+        if outcome.skipped is None or (seen is not None and not seen.is_skipped):
+            touched[path] = _Change(seen, outcome)
+
+    def _apply(self, touched: dict[str, _Change]) -> None:
+        """Take in what changed: who holds each key now, which files are second claims."""
+        keys: set[str] = set()
+        for path, change in touched.items():
+            if change.was is not None and change.was.key is not None:
+                keys.add(change.was.key)
+                self._claims.get(change.was.key, set()).discard(path)
+            post = None if change.now is None else change.now.post
+            if post is not None:
+                keys.add(post.key)
+                self._claims.setdefault(post.key, set()).add(path)
+            self._pending[path] = change.now
+        for key in keys:
+            self._settle_claims(key, touched)
+
+    def _settle_claims(self, key: str, touched: dict[str, _Change]) -> None:
+        """Make the first path claiming `key` its post and refuse the others, re-reading a
+        file that becomes the holder without having changed."""
+        claims = self._claims.get(key) or set()
+        if not claims:
+            self._claims.pop(key, None)
+            self._holders.pop(key, None)
             return
-        outcome = read_outcome(path, site=self.site, seen_at=self.clock.now())
-        if outcome.error is not None and written_ago < REFUSAL_GRACE_S:
-            self.unsettled[path] = info.st_mtime + REFUSAL_GRACE_S  # maybe half-written
-            return
-        self.files[path] = _Seen(fingerprint, outcome)
+        holder, was = min(claims), self._holders.get(key)
+        self._holders[key] = holder
+        if holder != was and holder not in touched:  # a second claim now first: read it again
+            outcome = read_outcome(Path(holder), site=self.site, seen_at=self.clock.now())
+            self._pending[holder] = outcome
+        for path in claims - {holder}:
+            if path in touched or path == was:
+                reason = f"duplicate key {key!r}: {self._relative(holder)} has it already"
+                error = PostError(self._relative(path), reason)
+                self._pending[path] = Outcome(Path(path), error=error)
+
+
+def read_all(paths: Sequence[str], *, site: SiteConfig, seen_at: datetime) -> list[Outcome]:
+    """Read the files at `paths`, in order; many at once are shared out among the cores
+    (reading is CPU-bound: threads would take turns)."""
+    workers = min(MOST_READERS, os.cpu_count() or 1)
+    if len(paths) < READ_APART_FROM or workers < 2:
+        return _read_chunk(site, seen_at, paths)
+    size = -(-len(paths) // (workers * 4))  # a few chunks a worker: the slow ones even out
+    chunks = [paths[start : start + size] for start in range(0, len(paths), size)]
+    context = multiprocessing.get_context("spawn")  # fork is unsafe beside threads
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        done = pool.map(_read_chunk, repeat(site), repeat(seen_at), chunks)
+        return [outcome for chunk in done for outcome in chunk]
+
+
+def _read_chunk(site: SiteConfig, seen_at: datetime, paths: Sequence[str]) -> list[Outcome]:
+    return [read_outcome(Path(path), site=site, seen_at=seen_at) for path in paths]
+
+
+def _fingerprint(path: str) -> Fingerprint | None:
+    """A file's fingerprint, or None if it cannot be reached (gone)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_size, info.st_mtime_ns, info.st_ino)
 
 
 def _identity(folder: Path) -> tuple[int, int] | None:
@@ -133,8 +297,14 @@ async def watch_folder(
     while view.unsettled and not stop.is_set():  # the first look is the baseline: let it settle
         await sleep_or(clock, view.settle_s, stop)
         await asyncio.to_thread(view.refresh, ())
-    snapshot = view.snapshot()
+    snapshot = view.take()
+    if snapshot.scope is not None:
+        log.info(
+            "read %d changed files of %d; the others are as sokbo last saw them",
+            view.reads, len(view.files),
+        )  # fmt: skip
     yield snapshot
+    is_there = snapshot.is_complete
     last_full = clock.now()
     is_told = False  # that the folder is missing, once until it comes back
     while not stop.is_set():
@@ -143,16 +313,16 @@ async def watch_folder(
             if not is_told:
                 log.warning("the posts folder %s is missing; waiting for it", view.site.posts_dir)
                 is_told = True
-            if snapshot.is_complete:
-                snapshot = view.snapshot()
-                yield snapshot
+            if is_there:
+                is_there = False
+                yield Snapshot((), is_complete=False, scope=frozenset())
             await sleep_or(clock, 0.5, stop)
             continue
         is_told = False
-        if not snapshot.is_complete:  # back after going missing: see what it holds now
-            fresh = await asyncio.to_thread(view.refresh, None)
-            snapshot = view.snapshot() if fresh is None else fresh
-            yield snapshot
+        if not is_there:  # back after going missing: see what it holds now
+            await asyncio.to_thread(view.refresh, None)
+            is_there = True
+            yield view.take()
         log.info("watching %s", view.site.posts_dir)
         first_tick = True  # the watch is live from here: look again at anything written before
         async for changes in awatch(
@@ -173,8 +343,37 @@ async def watch_folder(
                 last_full = clock.now()
             if changes or full or view.unsettled:
                 paths = None if full else {Path(path) for _, path in changes}
-                if (fresh := await asyncio.to_thread(view.refresh, paths)) is not None:
-                    snapshot = fresh
-                    yield snapshot
+                if await asyncio.to_thread(view.refresh, paths, whole=_arrived(changes)) or full:
+                    yield view.take()
             if moved:
                 break  # watch the folder that is there now
+
+
+def _arrived(changes: set[tuple[Change, str]]) -> set[Path]:
+    """Files that arrived whole: each one added as a temporary file beside it was deleted in
+    the same batch (written beside it, then renamed into place: how editors and atomic writers
+    save). The temporary file names it (`.post.md.tmp` → `post.md`), or it is the only file
+    added there.
+
+    An added file alone proves nothing: a file being written in several steps is reported as
+    added, with what it holds so far.
+    """
+    written = {path for change, path in changes if change is Change.modified}
+    added: dict[str, list[str]] = {}
+    for change, path in changes:
+        if change is Change.added and path not in written and is_post_file(path):
+            added.setdefault(os.path.dirname(path), []).append(path)
+    whole = set()
+    for change, path in changes:
+        folder, name = os.path.split(path)
+        if change is not Change.deleted or not _is_temporary(name) or folder not in added:
+            continue
+        candidates = added[folder]
+        named = [file for file in candidates if os.path.basename(file) in name]
+        whole.update(named if named else candidates if len(candidates) == 1 else [])
+    return {Path(path) for path in whole}
+
+
+def _is_temporary(name: str) -> bool:
+    """A name editors and atomic writers give the file they write before renaming it."""
+    return name.startswith((".", "#")) or name.endswith(("~", ".tmp", ".swp", ".swx"))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -313,3 +315,35 @@ def test_preview_reports_every_refused_file_and_shows_the_others(site: Path) -> 
     assert plain.returncode == 1
     assert plain.stdout.splitlines()[0] == "[2026-01-01-archive] Archive one"
     assert plain.stderr.startswith("sokbo: refused posts/broken.md:3: ")
+
+
+def test_a_restart_reads_only_what_changed_while_it_was_stopped(site: Path) -> None:
+    """Stopped, the folder changes: the restart reads those files alone and acts on each
+    (a new post pushed, an edit shown, a deletion hidden); a new time zone reads them all."""
+    posts = site / "posts"
+    for number in range(20):
+        (posts / f"2025-06-{number + 1:02}-old.md").write_text(
+            post_text(f"Old {number}", when=-timedelta(days=200 - number))
+        )
+    first = Console(site)
+    first.expect("is watching", stream="err")
+    assert first.stop() == 0
+    (posts / "2025-06-01-old.md").unlink()
+    (posts / "2025-06-02-old.md").write_text(post_text("Old 1, edited", when=-timedelta(days=199)))
+    (posts / "2026-11-22-while-away.md").write_text(post_text("Written while away"))
+    again = Console(site)
+    again.expect_log("read 2 changed files of 22; the others are as sokbo last saw them")
+    assert again.expect("[2026-11-22-while-away]") == "[2026-11-22-while-away] Written while away"
+    again.type("/latest 20")
+    again.expect("Latest posts:")
+    again.expect("Old 1, edited")
+    assert again.stop() == 0
+    with contextlib.closing(sqlite3.connect(site / "sokbo.db")) as db:
+        states = dict(db.execute("SELECT key, state FROM posts WHERE key LIKE '2025-06-0_-old'"))
+    assert (states["2025-06-01-old"], states["2025-06-02-old"]) == ("gone", "published")
+    config = site / "sokbo.toml"
+    config.write_text(config.read_text().replace("[site]\n", '[site]\ntimezone = "Asia/Seoul"\n'))
+    third = Console(site)
+    third.expect("is watching", stream="err")
+    assert third.stop() == 0
+    assert not any("changed files of" in line for line in third.seen["err"])  # all read again

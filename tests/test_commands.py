@@ -14,7 +14,7 @@ import pytest
 
 from bot.commands import Caller, Command, Commands, parse_command, split_count
 from bot.config import Config, SiteConfig
-from bot.lookup import complete_categories, complete_posts, match_posts
+from bot.lookup import complete_categories
 from bot.model import PostState, Record
 from bot.publish import Plan
 from bot.sqlite import open_sqlite
@@ -73,13 +73,17 @@ def records(*posts: object) -> list[Record]:
         ("posts/news/2024-07-13-x.md", ["news/2024-07-13-x"]),
         ("https://news.example.com/news/2024-07-13-x/?utm_source=a", ["news/2024-07-13-x"]),
         ("2024-07-13", ["2024-07-13-big news", "news/2024-07-13-x"]),
+        ("2024-07-13-x.md", []),
         ("nothing", []),
     ],
 )
-def test_match_posts(query: str, keys: list[str]) -> None:
+async def test_finding_a_post(open_storage: Opener, query: str, keys: list[str]) -> None:
     """KEY may be the key (spaces and all), the file path, or the URL; partial keys list all."""
-    found = match_posts(records(post("2024-07-13-big news"), post("news/2024-07-13-x")), query)
-    assert [r.post.key for r in found] == keys
+    async with open_storage() as storage:
+        plan = Plan(records=tuple(records(post("2024-07-13-big news"), post("news/2024-07-13-x"))))
+        await storage.archive.record_scan(plan, (), now=T0, site=None)
+        found = await storage.archive.find(query)
+    assert sorted(r.post.key for r in found) == keys
 
 
 @asynccontextmanager
@@ -288,21 +292,27 @@ async def test_commands_are_rate_limited_per_user(open_storage: Opener) -> None:
         assert (await ask(commands, "/latest 1")).startswith("Latest posts:")
 
 
-def test_completion_of_categories_and_posts() -> None:
+async def test_completion_of_categories_and_posts(open_storage: Opener) -> None:
     """Autocomplete: categories containing the typed text (NFC, any case); posts by key or title."""
     older = post("2026-11-20-vote", title="Vote passes", categories=("정치", "Economy"))
     newer = post("2026-11-21-final", title="결승전", categories=("정치",), age=timedelta(0))
     gone = replace(records(post("2026-11-19-old", title="Vote recount"))[0], state=PostState.GONE)
-    archive = [*records(older, newer), gone]
-    assert complete_categories(archive, "", most=25) == ["정치", "Economy"]
-    assert complete_categories(archive, unicodedata.normalize("NFD", "정"), most=25) == ["정치"]
-    assert complete_categories(archive, "ECON", most=25) == ["Economy"]
-    assert [r.post.key for r in complete_posts(archive, "", most=25)] == [
-        "2026-11-21-final",
-        "2026-11-20-vote",
-    ]
-    assert [r.post.key for r in complete_posts(archive, "vote", most=25)] == ["2026-11-20-vote"]
-    assert [r.post.key for r in complete_posts(archive, "결승", most=1)] == ["2026-11-21-final"]
+    async with open_storage() as storage:
+        plan = Plan(records=(*records(older, newer), gone))
+        await storage.archive.record_scan(plan, (), now=T0, site=None)
+        counts = await storage.archive.categories()
+        assert counts == [("정치", 2), ("Economy", 1)]
+        assert complete_categories(counts, "", most=25) == ["정치", "Economy"]
+        assert complete_categories(counts, unicodedata.normalize("NFD", "정"), most=25) == ["정치"]
+        assert complete_categories(counts, "ECON", most=25) == ["Economy"]
+        matching = storage.archive.matching
+        assert [r.post.key for r in await matching("", most=25)] == [
+            "2026-11-21-final",
+            "2026-11-20-vote",
+        ]
+        assert [r.post.key for r in await matching("vote", most=25)] == ["2026-11-20-vote"]
+        assert [r.post.key for r in await matching("VOTE", most=25)] == ["2026-11-20-vote"]
+        assert [r.post.key for r in await matching("결승", most=1)] == ["2026-11-21-final"]
 
 
 @pytest.mark.parametrize(

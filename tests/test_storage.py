@@ -9,6 +9,7 @@ from bot.errors import PostError
 from bot.model import (
     DeliveryStatus,
     DiscordOptions,
+    KnownFile,
     MessageRef,
     NewPush,
     PostState,
@@ -18,7 +19,7 @@ from bot.model import (
 )
 from bot.outcome import Outcome
 from bot.publish import Plan
-from bot.storage import StaticChat, Storage
+from bot.storage import Progress, StaticChat, Storage
 from tests.conftest import Opener, fan_out_queued
 from tests.test_publish import post
 
@@ -279,6 +280,26 @@ async def test_in_flight_deliveries_go_again_and_old_ones_are_pruned(open_storag
         ]
 
 
+async def test_nothing_grows_for_ever_pushes_and_failures_are_pruned(open_storage: Opener) -> None:
+    """A push goes with its last delivery; a dead one stays in status for 30 days, then goes."""
+    async with open_storage() as storage:
+        for address in ("a", "b"):
+            await storage.chats.subscribe("fake", address, (), now=T0)
+        await scan(storage, Plan(records=(record("p"),), pushes=(NewPush("p", ALERT),)))
+        await fan_out_queued(storage, now=T0)
+        first, second = await storage.outbox.claim(now=T0, platforms=["fake"], limit=5)
+        await storage.outbox.sent(first, MessageRef("fake", first.target.address, 1), now=T0)
+        await storage.outbox.failed(second, Outcome(DeliveryStatus.DEAD, 8, "x"), now=T0)
+        push_id = (await storage.outbox.deliveries())[0].push_id
+        window = timedelta(hours=48)
+        assert await storage.outbox.prune(now=T0 + timedelta(hours=49), window=window) == 1
+        assert [d.status for d in await storage.outbox.deliveries()] == [DeliveryStatus.DEAD]
+        assert await storage.outbox.progress(push_id) == Progress(0, 1, 1)
+        assert await storage.outbox.prune(now=T0 + timedelta(days=31), window=window) == 1
+        assert await storage.outbox.deliveries() == []
+        assert await storage.outbox.progress(push_id) is None  # the push itself is gone
+
+
 async def test_a_push_cancelled_after_it_was_read_gets_no_deliveries(open_storage: Opener) -> None:
     """Delivery read the queued push, then the post was retracted: the plan it wrote is void."""
     async with open_storage() as storage:
@@ -321,3 +342,58 @@ async def test_a_chat_that_took_every_post_keeps_every_post_when_chats_merge(
         await storage.chats.move("telegram", "-1", "-100")
         [merged] = await storage.chats.active_targets()
         assert (merged.address, merged.categories) == ("-100", ())
+
+
+async def test_categories_are_counted_and_follow_each_scan(open_storage: Opener) -> None:
+    """Published posts' categories with their counts, most first; a recategorised post moves."""
+    a = record("a", post=post("a", at=T0, categories=("정치", "경제")))
+    b = record("b", post=post("b", at=T0, categories=("경제",)))
+    hidden = record("c", post=post("c", at=T0, categories=("날씨",)), state=PostState.UNPUBLISHED)
+    async with open_storage() as storage:
+        await scan(storage, Plan(records=(a, b, hidden)))
+        assert await storage.archive.categories() == [("경제", 2), ("정치", 1)]
+        moved = replace(b, post=replace(b.post, categories=("정치", "Science")))
+        await scan(storage, Plan(records=(moved,)))
+        assert await storage.archive.categories() == [("정치", 2), ("Science", 1), ("경제", 1)]
+        assert [r.post.key for r in await storage.archive.newest(5, category="science")] == ["b"]
+
+
+async def test_scheduled_posts_come_due_in_order_unless_their_file_is_refused(
+    open_storage: Opener,
+) -> None:
+    """The next date ahead, and the posts whose date arrived (a broken file keeps its post)."""
+    soon = record("soon", post=post("soon", at=T0, age=-timedelta(hours=1)))
+    late = record("late", post=post("late", at=T0, age=-timedelta(hours=2)))
+    plan = Plan(records=tuple(replace(r, state=PostState.SCHEDULED) for r in (soon, late)))
+    async with open_storage() as storage:
+        archive = storage.archive
+        await scan(storage, plan)
+        assert await archive.next_due(T0) == T0 + timedelta(hours=1)
+        assert await archive.due(T0) == []
+        assert [r.post.key for r in await archive.due(T0 + timedelta(hours=2))] == ["soon", "late"]
+        await archive.record_scan(Plan(), (PostError("soon.md", "empty"),), now=T0, site=None)
+        assert [r.post.key for r in await archive.due(T0 + timedelta(hours=2))] == ["late"]
+        assert await archive.next_due(T0 + timedelta(hours=2)) is None
+
+
+async def test_a_partial_scan_touches_only_the_files_it_looked_at(open_storage: Opener) -> None:
+    """The files as read and the refusals change at the scan's paths; the others stay."""
+    a, b = KnownFile("a.md", (10, 1, 1), "a"), KnownFile("b.md", (20, 2, 2), None)
+    async with open_storage() as storage:
+        archive = storage.archive
+        await archive.record_scan(
+            Plan(records=(record("a"),)), (PostError("b.md", "empty"), PostError("c.md", "empty")),
+            now=T0, site=None, files=(a, b), reading="v1",
+        )  # fmt: skip
+        assert sorted(await archive.files(), key=lambda f: f.path) == [a, b]
+        assert await archive.reading() == "v1"
+        fixed = KnownFile("b.md", (30, 3, 3), "b")
+        await archive.record_scan(
+            Plan(records=(record("b"),)), (), now=T0, site=None, scope={"b.md"}, files=(fixed,)
+        )
+        assert sorted(await archive.files(), key=lambda f: f.path) == [a, fixed]
+        assert set(await archive.refusals()) == {"c.md"}  # not looked at: still refused
+        assert set(await archive.refusals(["b.md", "c.md"])) == {"c.md"}
+        assert await archive.reading() == "v1"
+        involved = await archive.involved(["b"], ["a.md", "nothing.md"])
+        assert set(involved) == {"a", "b"}

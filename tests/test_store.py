@@ -60,7 +60,10 @@ async def test_a_new_file_is_migrated_to_the_latest_schema(tmp_path: Path) -> No
     tables = {
         name for (name,) in rows(database, "SELECT name FROM sqlite_master WHERE type = 'table'")
     }
-    assert tables == {"meta", "posts", "refused", "pushes", "targets", "subscriptions", "outbox"}
+    assert tables == {
+        "meta", "posts", "post_categories", "refused", "files", "pushes", "targets", "subscriptions",
+        "outbox",
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize("version", range(1, SCHEMA_VERSION))
@@ -243,6 +246,10 @@ async def test_a_schema_2_database_upgrades_and_its_messages_can_be_corrected(
     bot = Bot(api.token, base_url=api.url, base_file_url=api.url.replace("/bot", "/file/bot"))
     try:
         async with bot, open_sqlite(database) as storage:
+            assert await storage.archive.categories() == [("정치", 2)]  # indexed on upgrade
+            assert [r.post.key for r in await storage.archive.newest(5, category="정치")] == [
+                "2026-11-30-text", "2026-11-30-photo"
+            ]  # fmt: skip
             channel = await storage.chats.target("telegram", "-1001234")
             discord = await storage.chats.target("discord", "998877665544332211")
             assert channel is not None

@@ -202,3 +202,16 @@ async def test_a_stop_while_the_database_is_locked_ends_the_tracker(tmp_path: Pa
         holder.execute("ROLLBACK")
         holder.close()
         assert "fresh" not in await storage.archive.records()
+
+
+async def test_the_first_run_logs_the_archive_in_one_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A site's archive is one log line on the first run, not a line a post."""
+    caplog.set_level(logging.INFO, logger="bot.tracker")
+    async with open_sqlite(tmp_path / "s.db") as storage:
+        tracker = Tracker(storage.archive, BotSettings(), FakeClock(T0))
+        posts = tuple(post(f"2026-{n:03}", at=T0, age=timedelta(days=n + 1)) for n in range(30))
+        await tracker.sync(Snapshot(posts + (post("fresh", at=T0),)))
+    archived = [r.getMessage() for r in caplog.records if r.getMessage().startswith("archived")]
+    assert archived == ["archived 31 posts (2026-029 … fresh)"]

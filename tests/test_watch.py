@@ -76,12 +76,13 @@ async def newsroom(
     settings = BotSettings.model_validate(
         {"settle_seconds": SETTLE_S, "rescan_seconds": 3600.0, **rules}
     )
+    settle_s = settings.settle_seconds
     clock = SystemClock()
     room = Newsroom(posts, tmp_path / "sokbo.db")
     async with open_sqlite(room.database) as storage:
         store = storage.archive
         tracker = Tracker(store, settings, clock)
-        view = FolderView(site, clock=clock, settle_s=SETTLE_S)
+        view = FolderView(site, clock=clock, settle_s=settle_s)
         stop = asyncio.Event()
         snapshots = watch_folder(view, clock=clock, rescan_s=settings.rescan_seconds, stop=stop)
         task = asyncio.create_task(tracker.follow(snapshots))
@@ -218,3 +219,37 @@ async def test_a_broken_file_is_refused_and_fixed_later(
         path.write_text(text("Fixed"), encoding="utf-8")
         await until(lambda: room.pushes() == [("2026-11-22-broken", "alert")])
         assert rows(room.database, "SELECT COUNT(*) FROM refused") == [(0,)]
+
+
+async def test_a_file_renamed_into_the_folder_needs_no_settling(tmp_path: Path) -> None:
+    """With a long settle time, a post written beside and renamed into place is pushed at once;
+    one written in place still waits for it."""
+    async with newsroom(tmp_path, settle_seconds=10.0) as room:
+        temp = room.write(".2026-11-22-atomic.md.tmp", text("Atomic"))
+        os.replace(temp, room.posts / "2026-11-22-atomic.md")
+        await until(lambda: room.pushes() == [("2026-11-22-atomic", "alert")])
+        room.write("2026-11-22-in-place.md", text("In place"))
+        temp = room.write(".z.md.tmp", text("Second atomic"))
+        os.replace(temp, room.posts / "z.md")
+        await until(lambda: ("z", "alert") in room.pushes())
+        assert room.pushes() == [("2026-11-22-atomic", "alert"), ("z", "alert")]  # not in place
+
+
+async def test_a_second_file_with_a_key_takes_over_when_the_first_goes(tmp_path: Path) -> None:
+    """Two files claim one key: the first path is the post, the other refused; delete the
+    first and the second becomes the post, without a new alert."""
+    async with newsroom(tmp_path) as room:
+        content = text("Shared", extra="id: shared\npermalink: /shared/\n")
+        room.write("a.md", content)
+        await until(lambda: room.pushes() == [("shared", "alert")])
+        room.write("b.md", content)
+        await until(lambda: rows(room.database, "SELECT path FROM refused") == [("b.md",)])
+        reason = rows(room.database, "SELECT reason FROM refused")
+        assert reason == [("duplicate key 'shared': a.md has it already",)]
+        (room.posts / "a.md").unlink()
+        await until(lambda: rows(room.database, "SELECT path FROM refused") == [])
+        assert rows(room.database, "SELECT path, title, state FROM posts") == [
+            ("b.md", "Shared", "published")
+        ]
+        await room.sentinel("z-sentinel.md")
+        assert room.pushes() == [("shared", "alert"), ("z-sentinel", "alert")]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 
 import aiosqlite
 
+from bot.lookup import fold
 from bot.model import DiscordOptions, Target, TelegramOptions
 from bot.outcome import ERROR_CHARS
 from bot.sqlite.connection import Database, stamp
@@ -32,6 +34,24 @@ class SqliteChats:
     async def active_targets(self) -> list[Target]:
         """Every active chat with at least one subscription."""
         return [target_of(row) for row in await self._database.all(ACTIVE_TARGETS)]
+
+    async def subscribed(self, platform: str, address: str) -> Target | None:
+        """A chat's target if it is active with at least one subscription."""
+        query = ACTIVE_TARGETS.replace(
+            " GROUP BY", " AND t.platform = ? AND t.address = ? GROUP BY"
+        )
+        row = await self._database.one(query, (platform, address))
+        return None if row is None else target_of(row)
+
+    async def reach(self, categories: Sequence[str]) -> int:
+        """How many active chats a post in `categories` reaches."""
+        [row] = await self._database.look(
+            "SELECT COUNT(DISTINCT s.target_id) FROM subscriptions s "
+            "JOIN targets t ON t.id = s.target_id AND t.is_active = 1 "
+            "WHERE s.category = '' OR sokbo_fold(s.category) IN (SELECT value FROM json_each(?))",
+            (json.dumps([fold(name) for name in categories], ensure_ascii=False),),
+        )
+        return int(row[0])
 
     async def subscribe(
         self,

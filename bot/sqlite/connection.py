@@ -12,6 +12,7 @@ from pathlib import Path
 
 import aiosqlite
 
+from bot.lookup import fold
 from bot.sqlite.faults import RESTORE, translated
 from bot.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 from bot.storage import StoreError
@@ -53,6 +54,7 @@ class Database:
 
     def __init__(self, db: aiosqlite.Connection, *, path: Path, busy_timeout_ms: int) -> None:
         self.db = db
+        self.reader: aiosqlite.Connection | None = None  # for `look`: reads beside the writer
         self.path = path  # as configured: what messages name
         self.real_path = path.resolve()  # where the file is, through any symlink
         self.busy_timeout_ms = busy_timeout_ms
@@ -86,6 +88,13 @@ class Database:
         async with self.read(query, parameters) as cursor:
             return list(await cursor.fetchall())
 
+    async def look(self, query: str, parameters: tuple[object, ...] = ()) -> list[sqlite3.Row]:
+        """Every row of a read on the reading connection: WAL lets it run beside a write, so
+        what commands ask never waits behind delivery's queue of statements."""
+        with translated(str(self.path)):
+            async with (self.reader or self.db).execute(query, parameters) as cursor:
+                return list(await cursor.fetchall())
+
     async def meta(self, name: str) -> str | None:
         """A stored setting (the site, paused, the last scan …)."""
         with translated(str(self.path)):
@@ -97,14 +106,15 @@ class Database:
         async with self._lock:
             yield self.db
 
-    def switch(self, db: aiosqlite.Connection) -> None:
-        """Use `db` from now on, keeping the old connection open until the database closes."""
-        self._retired.append(self.db)
-        self.db = db
+    def switch(self, db: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+        """Use `db` (and `reader`) from now on, keeping the old connections open until the
+        database closes."""
+        self._retired += [self.db] if self.reader is None else [self.db, self.reader]
+        self.db, self.reader = db, reader
 
     async def close(self) -> None:
         """Close the connection, and any switched out."""
-        for db in (*self._retired, self.db):
+        for db in (*self._retired, self.db, *([] if self.reader is None else [self.reader])):
             await db.close()
 
 
@@ -117,10 +127,16 @@ async def connect(path: Path, *, busy_timeout_ms: int) -> aiosqlite.Connection:
         await db.execute("PRAGMA journal_mode = WAL")
         await db.execute("PRAGMA synchronous = FULL")
         await db.execute("PRAGMA foreign_keys = ON")
+        await db.create_function("sokbo_fold", 1, _fold, deterministic=True)
     except BaseException:
         await db.close()
         raise
     return db
+
+
+def _fold(value: object) -> object:
+    """`sokbo_fold(text)` in SQL: a category or key as commands match it (see lookup.fold)."""
+    return fold(value) if isinstance(value, str) else value
 
 
 @asynccontextmanager
@@ -142,6 +158,8 @@ async def open_database(
     database = Database(db, path=path, busy_timeout_ms=busy_timeout_ms)
     try:
         await prepare(db, path)
+        with translated(str(path)):
+            database.reader = await connect(path, busy_timeout_ms=busy_timeout_ms)
         yield database
     finally:
         await database.close()

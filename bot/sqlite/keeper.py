@@ -55,7 +55,10 @@ class SqliteKeeper:
                 os.replace(copy, path)
                 sync_folder(path.parent)
                 timeout_ms = self._database.busy_timeout_ms
-                self._database.switch(await connect(path, busy_timeout_ms=timeout_ms))
+                self._database.switch(
+                    await connect(path, busy_timeout_ms=timeout_ms),
+                    await connect(path, busy_timeout_ms=timeout_ms),
+                )
         except (OSError, sqlite3.Error) as exc:
             with contextlib.suppress(OSError):
                 copy.unlink(missing_ok=True)

@@ -12,12 +12,14 @@ import aiosqlite
 from bot.fanout import FIRST_SENDS, QueuedPush
 from bot.model import DeliveryStatus, MessageRef, PushKind, Target
 from bot.outcome import Outcome
+from bot.publish import BURST_WINDOW
 from bot.sqlite.chats import deactivate, move
 from bot.sqlite.connection import Database, get_meta, set_meta, stamp, unstamp
 from bot.sqlite.rows import ANY_TARGET, record_of, target_of
 from bot.storage import Delivered, Job, Progress
 
 PAUSED = "paused"  # meta: "1" while pushes (but retractions) are held
+KEEP_FAILED = timedelta(days=30)  # dead and rejected deliveries stay in status this long
 
 
 async def cancel_unsent(db: aiosqlite.Connection, key: str, *, now: datetime) -> None:
@@ -211,11 +213,19 @@ class SqliteOutbox:
         return cursor.rowcount
 
     async def prune(self, *, now: datetime, window: timedelta) -> int:
-        """Forget finished deliveries older than the edit window: they can no longer be edited."""
+        """Forget finished deliveries older than the edit window (they can no longer be edited),
+        failed ones after KEEP_FAILED (shown by status until then), and the pushes left with
+        no delivery; return how many deliveries went."""
         async with self._database.write() as db:
             cursor = await db.execute(
-                "DELETE FROM outbox WHERE status IN ('sent', 'cancelled') AND updated_at < ?",
-                (stamp(now - window),),
+                "DELETE FROM outbox WHERE (status IN ('sent', 'cancelled') AND updated_at < ?) "
+                "OR (status IN ('dead', 'rejected') AND updated_at < ?)",
+                (stamp(now - window), stamp(now - max(window, KEEP_FAILED))),
+            )
+            await db.execute(
+                "DELETE FROM pushes WHERE status != 'pending' AND created_at < ? "
+                "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.push_id = pushes.id)",
+                (stamp(now - max(window, BURST_WINDOW)),),
             )
         return cursor.rowcount
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from bot.sqlite.archive import LAST_SCAN, SqliteArchive
+import sqlite3
+
+from bot.sqlite.archive import LAST_SCAN
 from bot.sqlite.connection import Database, unstamp
 from bot.sqlite.outbox import PAUSED
+from bot.sqlite.rows import refusal_of
 from bot.storage import Summary
 
 
@@ -16,7 +19,12 @@ class SqliteReports:
 
     async def summary(self) -> Summary:
         """Gather what `sokbo status` and `/status` show."""
-        one, every = self._database.one, self._database.all
+        every = self._database.look
+
+        async def one(query: str) -> sqlite3.Row | None:
+            rows = await every(query)
+            return rows[0] if rows else None
+
         by_state = {
             row[0]: int(row[1])
             for row in await every("SELECT state, COUNT(*) FROM posts GROUP BY state")
@@ -29,14 +37,17 @@ class SqliteReports:
             "SELECT COUNT(*) FROM targets t WHERE t.is_active = 1 "
             "AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.target_id = t.id)"
         )
-        last_scan = await self._database.meta(LAST_SCAN)
+        meta = {str(row[0]): str(row[1]) for row in await every("SELECT name, value FROM meta")}
+        last_scan = meta.get(LAST_SCAN)
         return Summary(
             posts_by_state=by_state,
             scheduled=scheduled,
-            refused=tuple((await SqliteArchive(self._database).refusals()).values()),
+            refused=tuple(
+                refusal_of(row) for row in await every("SELECT * FROM refused ORDER BY path")
+            ),
             pushes_pending=int(pending[0]) if pending else 0,
             deliveries={str(row[0]): int(row[1]) for row in rows},
             targets=int(targets[0]) if targets else 0,
-            is_paused=await self._database.meta(PAUSED) == "1",
+            is_paused=meta.get(PAUSED) == "1",
             last_scan=None if last_scan is None else unstamp(last_scan),
         )

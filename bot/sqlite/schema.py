@@ -125,6 +125,30 @@ MIGRATIONS: tuple[str, ...] = (
     WHERE outbox.id = old.id;
     ALTER TABLE outbox DROP COLUMN message_ref;
     """,
+    # 4: an archive of any size. The files as last read (a restart reads only what changed),
+    # each post's categories folded for indexed lookups, and the indexes the commands use.
+    """
+    CREATE TABLE files (
+        path TEXT PRIMARY KEY,             -- under posts_dir, '/'-separated
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        inode INTEGER NOT NULL,
+        key TEXT                           -- the post key it holds (or claims twice); NULL: refused
+    );
+    CREATE TABLE post_categories (
+        post_id INTEGER NOT NULL REFERENCES posts (id) ON DELETE CASCADE,
+        folded TEXT NOT NULL,              -- NFC, case-folded: what commands match
+        name TEXT NOT NULL,                -- as the post writes it
+        PRIMARY KEY (post_id, folded)
+    );
+    INSERT OR IGNORE INTO post_categories (post_id, folded, name)
+        SELECT posts.id, sokbo_fold(c.value), c.value FROM posts, json_each(posts.categories) c;
+    CREATE INDEX post_categories_by_name ON post_categories (folded, post_id);
+    DROP INDEX posts_by_state_date;
+    CREATE INDEX posts_by_state_date ON posts (state, date_utc, first_seen, key);
+    CREATE INDEX posts_by_path ON posts (path);
+    CREATE INDEX pushes_by_kind ON pushes (kind, created_at);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -21,7 +21,7 @@ from bot.config import Config
 from bot.errands import Errands
 from bot.errors import PlatformError, SendError
 from bot.i18n import language_of
-from bot.lookup import complete_categories, complete_posts
+from bot.lookup import complete_categories
 from bot.model import Reply
 from bot.platforms.discord.send import NAME, DiscordPlatform, translate
 from bot.platforms.discord.slash import KoreanDescriptions, register
@@ -195,16 +195,15 @@ class DiscordChats:
         del interaction
         before, _, word = typed.rpartition(" ")
         prefix = f"{before} " if before.strip() else ""
-        records = (await self.commands.archive.records()).values()
-        names = [prefix + name for name in complete_categories(records, word, most=CHOICES)]
+        counts = await self.commands.archive.categories()
+        names = [prefix + name for name in complete_categories(counts, word, most=CHOICES)]
         return [Choice(name=name, value=name) for name in names if len(name) <= CHOICE_LENGTH]
 
     async def _complete_post(self, interaction: Interaction, typed: str) -> list[Choice[str]]:
         """Posts whose key or title holds what was typed, newest first, shown by title."""
         del interaction
-        records = (await self.commands.archive.records()).values()
         choices = []
-        for record in complete_posts(records, typed, most=CHOICES * 2):
+        for record in await self.commands.archive.matching(typed, most=CHOICES * 2):
             key = record.post.key
             if len(key) <= CHOICE_LENGTH:  # longer keys can still be typed in full
                 shown = truncate(f"{record.post.title} · {key}", CHOICE_LENGTH)

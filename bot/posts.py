@@ -30,8 +30,15 @@ _TYPO_SIMILARITY = 0.8  # 'itle', 'tilte', 'titel', 'Title' pass; 'subtitle', 't
 _URL_SAFE = "/%:@!$&'()*+,;=-._~?#"
 
 
-def parse_post(raw: bytes, *, path: str, site: SiteConfig, seen_at: datetime) -> Post:
-    """Read one post file's bytes; `path` is under posts_dir, `seen_at` dates undated posts."""
+def parse_post(
+    raw: bytes, *, path: str, site: SiteConfig, seen_at: datetime, light: bool = False
+) -> Post:
+    """Read one post file's bytes; `path` is under posts_dir, `seen_at` dates undated posts.
+
+    `light` reads the front matter alone where it has the field (the body gives the title
+    still when the front matter has none): no excerpt from the body's first paragraph, no image
+    from the body. Only for recording an archive quickly, to be read whole right after.
+    """
     try:
         text = decode_text(raw)
         matter = read_front_matter(text)
@@ -41,7 +48,7 @@ def parse_post(raw: bytes, *, path: str, site: SiteConfig, seen_at: datetime) ->
         raise PostError(path, "empty file")
     if not matter.has_front_matter:
         raise PostError(path, _why_no_front_matter(text), line=1)
-    return _Reader(path, matter, site).post(raw, seen_at)
+    return _Reader(path, matter, site).post(raw, seen_at, light=light)
 
 
 def _why_no_front_matter(text: str) -> str:
@@ -55,8 +62,9 @@ def _why_no_front_matter(text: str) -> str:
 class _Body:
     """The start of a post's body, read only as far as a field needs it (it is the costly part)."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, *, is_light: bool = False) -> None:
         self.text = text
+        self.is_light = is_light  # its first paragraph and images are not wanted
         self._extract: Extract | None = None
 
     def extract(self) -> Extract:
@@ -78,8 +86,8 @@ class _Reader:
     matter: FrontMatter
     site: SiteConfig
 
-    def post(self, raw: bytes, seen_at: datetime) -> Post:
-        body = _Body(self.matter.body[:BODY_SCAN_CHARS])
+    def post(self, raw: bytes, seen_at: datetime, *, light: bool = False) -> Post:
+        body = _Body(self.matter.body[:BODY_SCAN_CHARS], is_light=light)
         title = self._title(body)
         categories = self._names("categories", split=True) + self._names("category")
         tags = self._names("tags", split=True) + self._names("tag", split=True)
@@ -159,7 +167,7 @@ class _Reader:
         separator = self.text("excerpt_separator")
         if separator and separator in body.text:
             return inline_plain_text(body.text.split(separator, 1)[0])
-        return body.extract().first(BlockKind.PARAGRAPH) or ""
+        return "" if body.is_light else body.extract().first(BlockKind.PARAGRAPH) or ""
 
     def _date(self, seen_at: datetime) -> tuple[datetime, DateSource, str]:
         stem = unicodedata.normalize("NFC", self.path.rsplit("/", 1)[-1].rsplit(".", 1)[0])
@@ -217,7 +225,8 @@ class _Reader:
         """Each image once: the front matter's, then the body's (read only if those all fail)."""
         given = self._front_matter_images()
         yield from dict.fromkeys(given)
-        yield from (image for image in dict.fromkeys(body.images()) if image not in given)
+        if not body.is_light:
+            yield from (image for image in dict.fromkeys(body.images()) if image not in given)
 
     def _front_matter_images(self) -> list[str]:
         values = self.matter.values

@@ -50,6 +50,7 @@ class Snapshot:
     is_complete: bool = True  # False when the folder itself is missing: nothing counts as deleted
     scope: frozenset[str] | None = None
     files: tuple[KnownFile, ...] = ()
+    is_final: bool = True  # False: read in haste (front matter only), read whole right after
 
     def covers(self, path: str) -> bool:
         """Whether the file at `path` was looked at."""

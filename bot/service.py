@@ -60,7 +60,10 @@ async def serve(config: Config, clock: SystemClock, *, with_console: bool) -> No
         sides = [p.chat_side(commands, storage, ready=tracker.synced) for p in plugins]
         sinks += [side.notify for side in sides]
         known = await storage.archive.files() if await storage.archive.reading() == reading else []
-        view = FolderView(config.site, clock=clock, settle_s=config.bot.settle_seconds, known=known)
+        haste = config.bot.backfill == 0 and await storage.archive.is_first_run()  # see FolderView
+        view = FolderView(
+            config.site, clock=clock, settle_s=config.bot.settle_seconds, known=known, light=haste
+        )
         snapshots = watch_folder(view, clock=clock, rescan_s=config.bot.rescan_seconds, stop=stop)
         try:
             async with asyncio.TaskGroup() as tasks:

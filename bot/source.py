@@ -209,11 +209,12 @@ def read_post_bytes(file: Path, *, relative: str, posts_dir: Path) -> bytes:
         raise PostError(relative, f"cannot read: {reason}") from None
 
 
-def load_post(file: Path, *, site: SiteConfig, seen_at: datetime) -> Post:
+def load_post(file: Path, *, site: SiteConfig, seen_at: datetime, light: bool = False) -> Post:
     """Read and parse one post file, then check its local image for upload."""
     relative = relative_name(file, site.posts_dir)
     raw = read_post_bytes(file, relative=relative, posts_dir=site.posts_dir)
-    return attach_local_image(parse_post(raw, path=relative, site=site, seen_at=seen_at), site)
+    post = parse_post(raw, path=relative, site=site, seen_at=seen_at, light=light)
+    return attach_local_image(post, site)
 
 
 def attach_local_image(post: Post, site: SiteConfig) -> Post:
@@ -247,13 +248,15 @@ def attach_local_image(post: Post, site: SiteConfig) -> Post:
     return replace(post, image_file=str(real))
 
 
-def read_outcome(file: Path, *, site: SiteConfig, seen_at: datetime) -> Outcome:
+def read_outcome(
+    file: Path, *, site: SiteConfig, seen_at: datetime, light: bool = False
+) -> Outcome:
     """Read one file into an Outcome: a post, a refusal, or why it is not a post."""
     reason = skip_reason(relative_name(file, site.posts_dir))
     if reason is not None:
         return Outcome(file, skipped=reason)
     try:
-        return Outcome(file, post=load_post(file, site=site, seen_at=seen_at))
+        return Outcome(file, post=load_post(file, site=site, seen_at=seen_at, light=light))
     except PostError as error:
         return Outcome(file, error=error)
 

@@ -88,8 +88,8 @@ class Tracker:
                 now=now,
                 site=self.site if is_whole and known_site != self.site else None,
                 scope=snapshot.scope,
-                files=snapshot.files if snapshot.is_complete else None,
-                reading=self.reading if is_whole else None,
+                files=snapshot.files if snapshot.is_complete and snapshot.is_final else None,
+                reading=self.reading if is_whole and snapshot.is_final else None,
             )
             _log(plan)
             notices = list(plan.notices)

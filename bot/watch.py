@@ -8,6 +8,7 @@ import multiprocessing
 import os
 from collections.abc import AsyncIterator, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import repeat
@@ -71,6 +72,7 @@ class FolderView:
         clock: Clock,
         settle_s: float,
         known: Iterable[KnownFile] = (),
+        light: bool = False,
     ) -> None:
         self.site = site
         self.clock = clock
@@ -89,6 +91,7 @@ class FolderView:
         self._holders = {key: min(paths) for key, paths in self._claims.items()}
         self._is_whole = not self.files  # nothing known: the first take is the whole folder
         self.reads = 0  # files read (parsed) so far
+        self.is_light = light and self._is_whole  # the first whole read: front matter only
 
     def refresh(self, changed: Iterable[Path] | None = None, *, whole: Iterable[Path] = ()) -> bool:
         """Look again at the `changed` paths (None: the whole folder) and the files now settled;
@@ -118,7 +121,8 @@ class FolderView:
             if self._is_due(path, found, now, touched, is_whole=path in complete):
                 assert found is not None
                 to_read[path] = found
-        outcomes = read_all(list(to_read), site=self.site, seen_at=self.clock.now())
+        now_at = self.clock.now()
+        outcomes = read_all(list(to_read), site=self.site, seen_at=now_at, light=self.is_light)
         for (path, fingerprint), outcome in zip(to_read.items(), outcomes, strict=True):
             self._took(path, fingerprint, outcome, now, touched)
         self._apply(touched)
@@ -137,13 +141,17 @@ class FolderView:
         )
         scope = None if self._is_whole else frozenset(relative.values())
         is_complete = self.site.posts_dir.is_dir()
-        self._is_whole = self._is_whole and not is_complete  # whole once it was there whole
+        is_final = not (self.is_light and is_complete)
+        if not is_final:  # read it all again, whole, for the next take
+            self.files, self._claims, self._holders, self.is_light = {}, {}, {}, False
+        self._is_whole = self._is_whole and not (is_complete and is_final)
         return Snapshot(
             posts=tuple(o.post for o in outcomes if o.post is not None),
             refused=tuple(o.error for o in outcomes if o.error is not None),
             is_complete=is_complete,
             scope=scope,
             files=files,
+            is_final=is_final,
         )
 
     def _relative(self, path: str) -> str:
@@ -240,7 +248,9 @@ class FolderView:
         holder, was = min(claims), self._holders.get(key)
         self._holders[key] = holder
         if holder != was and holder not in touched:  # a second claim now first: read it again
-            outcome = read_outcome(Path(holder), site=self.site, seen_at=self.clock.now())
+            outcome = read_outcome(
+                Path(holder), site=self.site, seen_at=self.clock.now(), light=self.is_light
+            )
             self._pending[holder] = outcome
         for path in claims - {holder}:
             if path in touched or path == was:
@@ -249,22 +259,30 @@ class FolderView:
                 self._pending[path] = Outcome(Path(path), error=error)
 
 
-def read_all(paths: Sequence[str], *, site: SiteConfig, seen_at: datetime) -> list[Outcome]:
-    """Read the files at `paths`, in order; many at once are shared out among the cores
-    (reading is CPU-bound: threads would take turns)."""
+def read_all(
+    paths: Sequence[str], *, site: SiteConfig, seen_at: datetime, light: bool = False
+) -> list[Outcome]:
+    """Read the files at `paths`, in order (`light`: see parse_post); many at once are shared
+    out among the cores (reading is CPU-bound: threads would take turns)."""
     workers = min(MOST_READERS, os.cpu_count() or 1)
     if len(paths) < READ_APART_FROM or workers < 2:
-        return _read_chunk(site, seen_at, paths)
+        return _read_chunk(site, seen_at, light, paths)
     size = -(-len(paths) // (workers * 4))  # a few chunks a worker: the slow ones even out
     chunks = [paths[start : start + size] for start in range(0, len(paths), size)]
     context = multiprocessing.get_context("spawn")  # fork is unsafe beside threads
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        done = pool.map(_read_chunk, repeat(site), repeat(seen_at), chunks)
-        return [outcome for chunk in done for outcome in chunk]
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            done = pool.map(_read_chunk, repeat(site), repeat(seen_at), repeat(light), chunks)
+            return [outcome for chunk in done for outcome in chunk]
+    except (BrokenProcessPool, OSError) as error:  # no workers here: read them one by one
+        log.warning("reading %d files in one process (no worker processes: %s)", len(paths), error)
+        return _read_chunk(site, seen_at, light, paths)
 
 
-def _read_chunk(site: SiteConfig, seen_at: datetime, paths: Sequence[str]) -> list[Outcome]:
-    return [read_outcome(Path(path), site=site, seen_at=seen_at) for path in paths]
+def _read_chunk(
+    site: SiteConfig, seen_at: datetime, light: bool, paths: Sequence[str]
+) -> list[Outcome]:
+    return [read_outcome(Path(path), site=site, seen_at=seen_at, light=light) for path in paths]
 
 
 def _fingerprint(path: str) -> Fingerprint | None:
@@ -293,17 +311,9 @@ async def watch_folder(
     A folder that disappears yields an incomplete snapshot; when it comes back, it is
     watched anew (the old watch saw the old folder).
     """
-    await asyncio.to_thread(view.refresh, None)
-    while view.unsettled and not stop.is_set():  # the first look is the baseline: let it settle
-        await sleep_or(clock, view.settle_s, stop)
-        await asyncio.to_thread(view.refresh, ())
-    snapshot = view.take()
-    if snapshot.scope is not None:
-        log.info(
-            "read %d changed files of %d; the others are as sokbo last saw them",
-            view.reads, len(view.files),
-        )  # fmt: skip
-    yield snapshot
+    snapshot = Snapshot(())
+    async for snapshot in _first_looks(view, clock=clock, stop=stop):
+        yield snapshot
     is_there = snapshot.is_complete
     last_full = clock.now()
     is_told = False  # that the folder is missing, once until it comes back
@@ -347,6 +357,29 @@ async def watch_folder(
                     yield view.take()
             if moved:
                 break  # watch the folder that is there now
+
+
+async def _first_looks(
+    view: FolderView, *, clock: Clock, stop: asyncio.Event
+) -> AsyncIterator[Snapshot]:
+    """The folder at start, settled: what changed since the last run (the whole folder on a
+    first run: its front matter first, then, in a second snapshot, whole)."""
+    await asyncio.to_thread(view.refresh, None)
+    while view.unsettled and not stop.is_set():  # the first look is the baseline: let it settle
+        await sleep_or(clock, view.settle_s, stop)
+        await asyncio.to_thread(view.refresh, ())
+    snapshot = view.take()
+    if snapshot.scope is not None:
+        log.info(
+            "read %d changed files of %d; the others are as sokbo last saw them",
+            view.reads, len(view.files),
+        )  # fmt: skip
+    yield snapshot
+    if not snapshot.is_final and not stop.is_set():  # the archive is in: now read it whole
+        await asyncio.to_thread(view.refresh, None)
+        snapshot = view.take()
+        log.info("read the bodies of %d posts (excerpts and images)", len(snapshot.posts))
+        yield snapshot
 
 
 def _arrived(changes: set[tuple[Change, str]]) -> set[Path]:

@@ -65,7 +65,11 @@ class Newsroom:
 
 @asynccontextmanager
 async def newsroom(
-    tmp_path: Path, *, existing: dict[str, str] | None = None, **rules: object
+    tmp_path: Path,
+    *,
+    existing: dict[str, str] | None = None,
+    light: bool = False,
+    **rules: object,
 ) -> AsyncIterator[Newsroom]:
     """Start sokbo's watcher and tracker on tmp_path/posts; the first scan is the baseline."""
     posts = tmp_path / "posts"
@@ -82,7 +86,7 @@ async def newsroom(
     async with open_sqlite(room.database) as storage:
         store = storage.archive
         tracker = Tracker(store, settings, clock)
-        view = FolderView(site, clock=clock, settle_s=settle_s)
+        view = FolderView(site, clock=clock, settle_s=settle_s, light=light)
         stop = asyncio.Event()
         snapshots = watch_folder(view, clock=clock, rescan_s=settings.rescan_seconds, stop=stop)
         task = asyncio.create_task(tracker.follow(snapshots))
@@ -253,3 +257,18 @@ async def test_a_second_file_with_a_key_takes_over_when_the_first_goes(tmp_path:
         ]
         await room.sentinel("z-sentinel.md")
         assert room.pushes() == [("shared", "alert"), ("z-sentinel", "alert")]
+
+
+async def test_a_first_run_records_front_matter_at_once_then_reads_the_bodies(
+    tmp_path: Path,
+) -> None:
+    """The first run records the archive from its front matter (commands can answer), then
+    reads it whole: excerpts and images from the bodies are stored, and nothing is pushed."""
+    body = '<p><img src="https://img.example.com/a.jpg"></p>\n<p>From the body.</p>'
+    existing = {f"2026-11-2{n}-old.md": text(f"Old {n}", body=body) for n in range(3)}
+    async with newsroom(tmp_path, existing=existing, light=True) as room:
+        whole = [("From the body.", "https://img.example.com/a.jpg")] * 3
+        await until(lambda: rows(room.database, "SELECT excerpt, image_url FROM posts") == whole)
+        await until(lambda: len(rows(room.database, "SELECT path FROM files")) == 3)
+        await room.sentinel("z-sentinel.md")
+        assert room.pushes() == [("z-sentinel", "alert")]

@@ -212,6 +212,6 @@ async def test_the_first_run_logs_the_archive_in_one_line(
     async with open_sqlite(tmp_path / "s.db") as storage:
         tracker = Tracker(storage.archive, BotSettings(), FakeClock(T0))
         posts = tuple(post(f"2026-{n:03}", at=T0, age=timedelta(days=n + 1)) for n in range(30))
-        await tracker.sync(Snapshot(posts + (post("fresh", at=T0),)))
+        await tracker.sync(Snapshot((*posts, post("fresh", at=T0))))
     archived = [r.getMessage() for r in caplog.records if r.getMessage().startswith("archived")]
     assert archived == ["archived 31 posts (2026-029 … fresh)"]

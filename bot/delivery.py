@@ -20,7 +20,7 @@ from bot.outcome import Outcome, judge
 from bot.render.message import to_message
 from bot.storage import Job, Storage, StoreUnavailable
 
-TICK_S = 0.25  # how often the queue is looked at: work queued from the shell starts within this
+TICK_S = 1.0  # how often the queue is looked at: work queued from the shell starts within this
 MAX_IN_FLIGHT = 16  # sends at once, across targets (each target still gets one at a time)
 PRUNE_EVERY = timedelta(minutes=10)
 SHUTDOWN_GRACE_S = 10.0  # in-flight sends get this long to finish when sokbo stops

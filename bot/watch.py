@@ -30,7 +30,8 @@ from bot.source import (
     relative_name,
 )
 
-TICK_MS = 100  # how often the watch loop wakes without events, to act on settled files
+IDLE_TICK_MS = 1_000  # with no event, no file settling and no rescan due: a look this often
+PUMP_START_STEPS = 3  # loop turns for watchfiles to set its watch up (synchronously, at start)
 EVENT_STEP_MS = 50  # watchfiles groups events until none arrive for this long
 REFUSAL_GRACE_S = 2.0  # a file refused this soon after a write may still be being written
 READ_APART_FROM = 1_000  # files read at once: from this many, in worker processes
@@ -311,52 +312,125 @@ async def watch_folder(
     A folder that disappears yields an incomplete snapshot; when it comes back, it is
     watched anew (the old watch saw the old folder).
     """
-    snapshot = Snapshot(())
-    async for snapshot in _first_looks(view, clock=clock, stop=stop):
-        yield snapshot
-    is_there = snapshot.is_complete
+    is_there: bool | None = None  # None: not looked at yet
     last_full = clock.now()
     is_told = False  # that the folder is missing, once until it comes back
     while not stop.is_set():
         identity = _identity(view.site.posts_dir)
         if identity is None:
+            if is_there is None:  # the first look finds no folder: say so (no baseline)
+                async for snapshot in _first_looks(view, clock=clock, stop=stop):
+                    yield snapshot
             if not is_told:
                 log.warning("the posts folder %s is missing; waiting for it", view.site.posts_dir)
                 is_told = True
             if is_there:
-                is_there = False
                 yield Snapshot((), is_complete=False, scope=frozenset())
+            is_there = False
             await sleep_or(clock, 0.5, stop)
             continue
         is_told = False
-        if not is_there:  # back after going missing: see what it holds now
-            await asyncio.to_thread(view.refresh, None)
+        events: asyncio.Queue[set[tuple[Change, str]]] = asyncio.Queue()
+        unwatch = asyncio.Event()
+        pump = asyncio.create_task(_pump(view.site.posts_dir, events, unwatch))
+        for _ in range(PUMP_START_STEPS):  # its first steps set the watch up: live from here
+            await asyncio.sleep(0)
+        try:
+            if is_there is None:  # nothing written from here on is missed: the first look
+                async for snapshot in _first_looks(view, clock=clock, stop=stop):
+                    yield snapshot
+                last_full = clock.now()
+            elif await asyncio.to_thread(view.refresh, None) or not is_there:
+                yield view.take()  # a new folder, or back after going missing: what it holds
             is_there = True
-            yield view.take()
-        log.info("watching %s", view.site.posts_dir)
-        first_tick = True  # the watch is live from here: look again at anything written before
-        async for changes in awatch(
-            view.site.posts_dir,
-            stop_event=stop,
-            step=EVENT_STEP_MS,
-            rust_timeout=TICK_MS,
-            yield_on_timeout=True,
-            ignore_permission_denied=True,
-        ):
+            log.info("watching %s", view.site.posts_dir)
+            watch = _Watch(view, clock, rescan_s, events, pump, identity, last_full)
+            async for snapshot in watch.follow(stop):
+                yield snapshot
+        finally:
+            unwatch.set()
+            await pump
+
+
+@dataclass
+class _Watch:
+    """One watch of the folder: its events, settled files and rescans, until it moves."""
+
+    view: FolderView
+    clock: Clock
+    rescan_s: float
+    events: asyncio.Queue[set[tuple[Change, str]]]
+    pump: asyncio.Task[None]
+    identity: tuple[int, int]  # the folder watched
+    last_full: datetime  # the last rescan
+
+    async def follow(self, stop: asyncio.Event) -> AsyncIterator[Snapshot]:
+        """Yield a snapshot after every change, until `stop`, or the folder moves or goes."""
+        view, clock = self.view, self.clock
+        while not stop.is_set() and not self.pump.done():
+            wait = _until_next_look(view, clock, self.last_full, self.rescan_s)
+            changes = await _next_changes(self.events, clock, wait, stop, self.pump)
             # Gone from under the watch: its own deletion event, or another folder in its place
             # (an inode number alone can be reused at once by the folder that replaces it).
             root_deleted = (Change.deleted, str(view.site.posts_dir)) in changes
-            moved = root_deleted or _identity(view.site.posts_dir) != identity
-            full = first_tick or moved or (clock.now() - last_full).total_seconds() >= rescan_s
-            first_tick = False
+            moved = root_deleted or _identity(view.site.posts_dir) != self.identity
+            full = moved or (clock.now() - self.last_full).total_seconds() >= self.rescan_s
             if full:
-                last_full = clock.now()
+                self.last_full = clock.now()
             if changes or full or view.unsettled:
                 paths = None if full else {Path(path) for _, path in changes}
-                if await asyncio.to_thread(view.refresh, paths, whole=_arrived(changes)) or full:
+                whole = _arrived(changes)
+                if await asyncio.to_thread(view.refresh, paths, whole=whole) or full:
                     yield view.take()
             if moved:
-                break  # watch the folder that is there now
+                return  # watch the folder that is there now
+
+
+async def _pump(
+    folder: Path, events: asyncio.Queue[set[tuple[Change, str]]], stop: asyncio.Event
+) -> None:
+    """Put each batch of the OS's file events under `folder` on `events` until `stop` (or
+    until the watch itself ends: its folder went)."""
+    try:
+        async for changes in awatch(
+            folder,
+            stop_event=stop,
+            step=EVENT_STEP_MS,
+            rust_timeout=IDLE_TICK_MS,
+            ignore_permission_denied=True,
+        ):
+            events.put_nowait(changes)
+    except (OSError, RuntimeError) as error:  # the folder went: the caller looks again
+        log.info("the watch of %s ended: %s", folder, error)
+
+
+def _until_next_look(view: FolderView, clock: Clock, last_full: datetime, rescan_s: float) -> float:
+    """Seconds until something is due without an event: a file settled, or the rescan."""
+    now = clock.now()
+    due = [IDLE_TICK_MS / 1000, rescan_s - (now - last_full).total_seconds()]
+    if (settled := view.next_look()) is not None:
+        due.append(settled - now.timestamp())
+    return max(0.0, min(due))
+
+
+async def _next_changes(
+    events: asyncio.Queue[set[tuple[Change, str]]],
+    clock: Clock,
+    wait: float,
+    stop: asyncio.Event,
+    pump: asyncio.Task[None],
+) -> set[tuple[Change, str]]:
+    """The events queued within `wait` seconds, merged (none if nothing came)."""
+    getter = asyncio.ensure_future(events.get())
+    try:
+        await sleep_or(clock, wait, stop, tasks=[getter, pump])
+    finally:
+        if not getter.done():
+            getter.cancel()
+    changes = getter.result() if getter.done() and not getter.cancelled() else set()
+    while not events.empty():
+        changes |= events.get_nowait()
+    return changes
 
 
 async def _first_looks(

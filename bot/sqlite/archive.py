@@ -182,7 +182,8 @@ class SqliteArchive:
             await db.executemany(
                 "UPDATE posts SET key = ? WHERE key = ?", [(new, old) for old, new in plan.renames]
             )
-            await db.executemany(UPSERT_POST, [post_row(record, now) for record in plan.records])
+            now_text = stamp(now)
+            await db.executemany(UPSERT_POST, [post_row(r, now_text) for r in plan.records])
             await _write_categories(db, plan)
             await db.executemany(
                 "INSERT INTO pushes (post_id, kind, status, created_at) "

@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 
 import aiosqlite
@@ -230,6 +231,7 @@ async def set_meta(db: aiosqlite.Connection, name: str, value: str) -> None:
     )
 
 
+@lru_cache(maxsize=1024)  # a scan stamps thousands of rows with the same few times
 def stamp(moment: datetime) -> str:
     """Return `moment` as sortable UTC text."""
     return moment.astimezone(UTC).isoformat(timespec="microseconds")

@@ -116,6 +116,9 @@ class SqliteOutbox:
         unfinished); none but retractions while paused."""
         if not platforms or limit <= 0:
             return []
+        due = "SELECT 1 FROM outbox WHERE status IN ('pending', 'retry') AND next_attempt_at <= ?"
+        if not await self._database.look(due + " LIMIT 1", (stamp(now),)):
+            return []  # idle: a read beside the writer, not a write transaction
         marks = ", ".join("?" * len(platforms))
         async with self._database.write() as db:
             paused = " AND p.kind = 'retraction'" if await get_meta(db, PAUSED) == "1" else ""

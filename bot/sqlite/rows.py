@@ -32,17 +32,20 @@ UPSERT_POST = (
 )
 
 
-def post_row(record: Record, now: datetime) -> tuple[Any, ...]:
-    """A record as the values of UPSERT_POST."""
+_LIST = json.JSONEncoder(ensure_ascii=False).encode  # one encoder for every row, not one each
+
+
+def post_row(record: Record, now: datetime | str) -> tuple[Any, ...]:
+    """A record as the values of UPSERT_POST (`now` may come stamped, for many rows)."""
     post = record.post
     return (
         post.key, post.path, post.content_hash, post.title, post.excerpt,
-        json.dumps(post.categories, ensure_ascii=False), json.dumps(post.tags, ensure_ascii=False),
+        _LIST(post.categories), _LIST(post.tags),
         post.date.isoformat(), stamp(post.date), post.date_source.value, int(post.is_published),
         post.url, post.image_url, post.image_path, post.image_file,
-        json.dumps(post.notes, ensure_ascii=False), record.state.value, stamp(record.first_seen),
+        _LIST(post.notes), record.state.value, stamp(record.first_seen),
         int(record.is_alerted), None if record.pushed_at is None else stamp(record.pushed_at),
-        stamp(now),
+        now if isinstance(now, str) else stamp(now),
     )  # fmt: skip
 
 

@@ -164,7 +164,10 @@ def _listed_folder(folder: Path, root: str, parts: Iterable[str]) -> tuple[Path,
 
 
 def _suffix(name: str) -> str:
-    return os.path.splitext(name.removesuffix("~"))[1].lower()
+    """A name's extension, lower-cased, an editor's trailing `~` aside (`.md` for `a.MD~`)."""
+    base = name.removesuffix("~")
+    dot = base.rfind(".")
+    return base[dot:].lower() if dot > 0 and base[:dot].strip(".") else ""
 
 
 def is_post_file(name: str) -> bool:

@@ -397,3 +397,28 @@ async def test_a_partial_scan_touches_only_the_files_it_looked_at(open_storage: 
         assert await archive.reading() == "v1"
         involved = await archive.involved(["b"], ["a.md", "nothing.md"])
         assert set(involved) == {"a", "b"}
+
+
+async def test_the_chats_getting_pushes_are_counted_as_they_change(open_storage: Opener) -> None:
+    """The summary counts active chats with a subscription: after subscribing, unsubscribing,
+    a chat gone, and a group that moved onto a chat already known (the two become one)."""
+    async with open_storage() as storage:
+        chats = storage.chats
+
+        async def counted() -> int:
+            return (await storage.reports.summary()).targets
+
+        for address in ("a", "b", "c", "d"):
+            await chats.subscribe("fake", address, ("정치", "경제"), now=T0)
+        await chats.ensure_target("fake", "no-subscription", now=T0)
+        assert await counted() == 4 == len(await chats.active_targets())
+        await chats.unsubscribe("fake", "a", ("정치",))
+        assert await counted() == 4
+        await chats.unsubscribe("fake", "a", ())
+        assert await counted() == 3
+        await chats.deactivate("fake", "b", error="blocked", now=T0)
+        assert await counted() == 2
+        await chats.move("fake", "c", "d")  # d is known: c's subscriptions merge into it
+        assert await counted() == 1 == len(await chats.active_targets())
+        await chats.subscribe("fake", "b", (), now=T0)  # back, to everything
+        assert await counted() == 2 == len(await chats.active_targets())

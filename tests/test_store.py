@@ -21,6 +21,7 @@ from bot.clock import SystemClock
 from bot.config import Config, SiteConfig
 from bot.delivery import Delivery
 from bot.instance import AlreadyRunning, lock_path, single_instance
+from bot.lookup import fold
 from bot.model import DiscordOptions, NewPush, PostState, PushKind, Record, TelegramOptions
 from bot.platforms.telegram.send import TelegramPlatform
 from bot.publish import Plan
@@ -71,6 +72,7 @@ async def test_every_older_version_migrates_keeping_its_data(tmp_path: Path, ver
     """A database left at any older version is brought up to date with its posts intact."""
     database = tmp_path / "old.db"
     with sqlite3.connect(database) as db:  # the schema as that version left it, with one post
+        db.create_function("sokbo_fold", 1, fold, deterministic=True)  # as sokbo's connection has
         db.executescript("".join(MIGRATIONS[:version]) + f"PRAGMA user_version = {version};")
         db.execute(
             "INSERT INTO posts VALUES (1, 'kept', 'kept.md', 'h', 'Kept', '', '[]', '[]', "

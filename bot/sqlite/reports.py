@@ -34,8 +34,7 @@ class SqliteReports:
         pending = await one("SELECT COUNT(*) FROM pushes WHERE status = 'pending'")
         rows = await every("SELECT status, COUNT(*) FROM outbox GROUP BY status")
         targets = await one(  # as Chats.active_targets has them, counted in SQL
-            "SELECT COUNT(*) FROM targets t WHERE t.is_active = 1 "
-            "AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.target_id = t.id)"
+            "SELECT COUNT(*) FROM targets WHERE is_active = 1 AND subscribed > 0"
         )
         meta = {str(row[0]): str(row[1]) for row in await every("SELECT name, value FROM meta")}
         last_scan = meta.get(LAST_SCAN)

@@ -149,6 +149,23 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX posts_by_path ON posts (path);
     CREATE INDEX pushes_by_kind ON pushes (kind, created_at);
     """,
+    # 5: how many chats get pushes, counted from an index: each target keeps its number of
+    # subscription rows, kept by triggers whatever statement adds or removes one.
+    """
+    ALTER TABLE targets ADD COLUMN subscribed INTEGER NOT NULL DEFAULT 0;
+    UPDATE targets SET subscribed = (SELECT COUNT(*) FROM subscriptions s WHERE s.target_id = id);
+    CREATE TRIGGER subscription_added AFTER INSERT ON subscriptions BEGIN
+        UPDATE targets SET subscribed = subscribed + 1 WHERE id = NEW.target_id;
+    END;
+    CREATE TRIGGER subscription_removed AFTER DELETE ON subscriptions BEGIN
+        UPDATE targets SET subscribed = subscribed - 1 WHERE id = OLD.target_id;
+    END;
+    CREATE TRIGGER subscription_moved AFTER UPDATE OF target_id ON subscriptions BEGIN
+        UPDATE targets SET subscribed = subscribed - 1 WHERE id = OLD.target_id;
+        UPDATE targets SET subscribed = subscribed + 1 WHERE id = NEW.target_id;
+    END;
+    CREATE INDEX targets_getting_pushes ON targets (id) WHERE is_active = 1 AND subscribed > 0;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -6,6 +6,8 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import signal
+import threading
 from collections.abc import AsyncIterator, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -34,7 +36,7 @@ IDLE_TICK_MS = 1_000  # with no event, no file settling and no rescan due: a loo
 PUMP_START_STEPS = 3  # loop turns for watchfiles to set its watch up (synchronously, at start)
 EVENT_STEP_MS = 50  # watchfiles groups events until none arrive for this long
 REFUSAL_GRACE_S = 2.0  # a file refused this soon after a write may still be being written
-READ_APART_FROM = 1_000  # files read at once: from this many, in worker processes
+READ_APART_FROM = 2_000  # files read at once: from this many, in worker processes
 MOST_READERS = 4  # worker processes, at most (and no more than the cores)
 
 log = logging.getLogger(__name__)
@@ -92,6 +94,7 @@ class FolderView:
         self._holders = {key: min(paths) for key, paths in self._claims.items()}
         self._is_whole = not self.files  # nothing known: the first take is the whole folder
         self.reads = 0  # files read (parsed) so far
+        self.stopping = threading.Event()  # set: a read under way is given up
         self.is_light = light and self._is_whole  # the first whole read: front matter only
 
     def refresh(self, changed: Iterable[Path] | None = None, *, whole: Iterable[Path] = ()) -> bool:
@@ -123,7 +126,13 @@ class FolderView:
                 assert found is not None
                 to_read[path] = found
         now_at = self.clock.now()
-        outcomes = read_all(list(to_read), site=self.site, seen_at=now_at, light=self.is_light)
+        try:
+            outcomes = read_all(
+                list(to_read), site=self.site, seen_at=now_at, light=self.is_light,
+                stopping=self.stopping,
+            )  # fmt: skip
+        except Stopped:  # the files stay unread: the next start reads them
+            return False
         for (path, fingerprint), outcome in zip(to_read.items(), outcomes, strict=True):
             self._took(path, fingerprint, outcome, now, touched)
         self._apply(touched)
@@ -260,30 +269,65 @@ class FolderView:
                 self._pending[path] = Outcome(Path(path), error=error)
 
 
+class Stopped(Exception):
+    """sokbo is stopping: a long read was given up, and nothing it read is kept."""
+
+
 def read_all(
-    paths: Sequence[str], *, site: SiteConfig, seen_at: datetime, light: bool = False
+    paths: Sequence[str],
+    *,
+    site: SiteConfig,
+    seen_at: datetime,
+    light: bool = False,
+    stopping: threading.Event | None = None,
 ) -> list[Outcome]:
     """Read the files at `paths`, in order (`light`: see parse_post); many at once are shared
-    out among the cores (reading is CPU-bound: threads would take turns)."""
+    out among the cores (reading is CPU-bound: threads would take turns). Stopped when
+    `stopping` is set before the end."""
+    stopping = stopping or threading.Event()
     workers = min(MOST_READERS, os.cpu_count() or 1)
     if len(paths) < READ_APART_FROM or workers < 2:
-        return _read_chunk(site, seen_at, light, paths)
+        return _read_chunk(site, seen_at, light, paths, stopping)
     size = -(-len(paths) // (workers * 4))  # a few chunks a worker: the slow ones even out
     chunks = [paths[start : start + size] for start in range(0, len(paths), size)]
     context = multiprocessing.get_context("spawn")  # fork is unsafe beside threads
     try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pool = ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=_leave_signals_to_sokbo
+        )
+        with pool:
             done = pool.map(_read_chunk, repeat(site), repeat(seen_at), repeat(light), chunks)
-            return [outcome for chunk in done for outcome in chunk]
+            outcomes = []
+            for chunk in done:
+                if stopping.is_set():
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise Stopped
+                outcomes += chunk
+            return outcomes
     except (BrokenProcessPool, OSError) as error:  # no workers here: read them one by one
         log.warning("reading %d files in one process (no worker processes: %s)", len(paths), error)
-        return _read_chunk(site, seen_at, light, paths)
+        return _read_chunk(site, seen_at, light, paths, stopping)
+
+
+def _leave_signals_to_sokbo() -> None:
+    """In a worker: Ctrl-C and SIGTERM (sent to the whole group) stop sokbo, which stops it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _read_chunk(
-    site: SiteConfig, seen_at: datetime, light: bool, paths: Sequence[str]
+    site: SiteConfig,
+    seen_at: datetime,
+    light: bool,
+    paths: Sequence[str],
+    stopping: threading.Event | None = None,
 ) -> list[Outcome]:
-    return [read_outcome(Path(path), site=site, seen_at=seen_at, light=light) for path in paths]
+    outcomes = []
+    for path in paths:
+        if stopping is not None and stopping.is_set():
+            raise Stopped
+        outcomes.append(read_outcome(Path(path), site=site, seen_at=seen_at, light=light))
+    return outcomes
 
 
 def _fingerprint(path: str) -> Fingerprint | None:
@@ -304,6 +348,24 @@ def _identity(folder: Path) -> tuple[int, int] | None:
 
 
 async def watch_folder(
+    view: FolderView, *, clock: Clock, rescan_s: float, stop: asyncio.Event
+) -> AsyncIterator[Snapshot]:
+    """Yield a snapshot at start and after every change, until `stop` is set (which also
+    gives up a long read under way: see `_watch`)."""
+    relay = asyncio.create_task(_give_up_reads(view, stop))
+    try:
+        async for snapshot in _watch(view, clock=clock, rescan_s=rescan_s, stop=stop):
+            yield snapshot
+    finally:
+        relay.cancel()
+
+
+async def _give_up_reads(view: FolderView, stop: asyncio.Event) -> None:
+    await stop.wait()
+    view.stopping.set()
+
+
+async def _watch(
     view: FolderView, *, clock: Clock, rescan_s: float, stop: asyncio.Event
 ) -> AsyncIterator[Snapshot]:
     """Yield a snapshot at start and after every change, until `stop` is set.
@@ -442,6 +504,8 @@ async def _first_looks(
     while view.unsettled and not stop.is_set():  # the first look is the baseline: let it settle
         await sleep_or(clock, view.settle_s, stop)
         await asyncio.to_thread(view.refresh, ())
+    if stop.is_set():
+        return  # the look may have been given up half way: it must not count as the folder
     snapshot = view.take()
     if snapshot.scope is not None:
         log.info(
@@ -451,6 +515,8 @@ async def _first_looks(
     yield snapshot
     if not snapshot.is_final and not stop.is_set():  # the archive is in: now read it whole
         await asyncio.to_thread(view.refresh, None)
+        if stop.is_set():
+            return  # given up half way: the next start reads them whole (no reading is kept)
         snapshot = view.take()
         log.info("read the bodies of %d posts (excerpts and images)", len(snapshot.posts))
         yield snapshot

@@ -15,10 +15,12 @@ import pytest
 
 from bot.clock import SystemClock
 from bot.config import BotSettings, SiteConfig
+from bot.source import read_outcome
 from bot.sqlite import open_sqlite
 from bot.tracker import Tracker
-from bot.watch import FolderView, watch_folder
+from bot.watch import READ_APART_FROM, FolderView, read_all, watch_folder
 from tests.fakes import until
+from tests.sitegen import write_site
 from tests.test_store import rows
 
 SETTLE_S = 0.1
@@ -272,3 +274,37 @@ async def test_a_first_run_records_front_matter_at_once_then_reads_the_bodies(
         await until(lambda: len(rows(room.database, "SELECT path FROM files")) == 3)
         await room.sentinel("z-sentinel.md")
         assert room.pushes() == [("z-sentinel", "alert")]
+
+
+def test_many_files_are_read_in_worker_processes_as_in_one(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A first read of a large folder, shared among worker processes, gives each file's
+    outcome as reading them one by one does, in the same order (a broken file included)."""
+    posts = tmp_path / "_posts"
+    paths = [str(path) for path in write_site(posts, READ_APART_FROM)]
+    (posts / "broken.md").write_bytes(b"\xff\xfe\x00\x01")  # not text: refused
+    paths.append(str(posts / "broken.md"))
+    site = SiteConfig(posts_dir=posts, url="https://news.example.com", timezone="Asia/Seoul")
+    seen_at = datetime(2026, 11, 22, tzinfo=UTC)
+    shared = read_all(paths, site=site, seen_at=seen_at)
+    one_by_one = [read_outcome(Path(path), site=site, seen_at=seen_at) for path in paths]
+    assert [(o.post, str(o.error)) for o in shared] == [(o.post, str(o.error)) for o in one_by_one]
+    assert shared[-1].error is not None
+    assert shared[0].post is not None
+    assert "in one process" not in caplog.text  # the workers did read them
+
+
+async def test_a_stop_during_the_first_read_records_no_half_folder(tmp_path: Path) -> None:
+    """Stopped while the first look reads the folder, the watch ends without a snapshot: a
+    folder read half way must never count as the whole (its other posts would look deleted)."""
+    posts = tmp_path / "_posts"
+    write_site(posts, 300)
+    site = SiteConfig(posts_dir=posts, url="https://news.example.com", timezone="Asia/Seoul")
+    view = FolderView(site, clock=SystemClock(), settle_s=SETTLE_S)
+    stop = asyncio.Event()
+    snapshots = watch_folder(view, clock=SystemClock(), rescan_s=3600.0, stop=stop)
+    first = asyncio.ensure_future(anext(snapshots, None))
+    await asyncio.sleep(0)  # the look has begun
+    stop.set()
+    assert await first is None

@@ -422,3 +422,21 @@ async def test_the_chats_getting_pushes_are_counted_as_they_change(open_storage:
         assert await counted() == 1 == len(await chats.active_targets())
         await chats.subscribe("fake", "b", (), now=T0)  # back, to everything
         assert await counted() == 2 == len(await chats.active_targets())
+
+
+async def test_posts_are_counted_by_state_as_they_change(open_storage: Opener) -> None:
+    """The summary's counts follow each post from state to state, renames and re-reads too."""
+    async with open_storage() as storage:
+
+        async def counts() -> dict[str, int]:
+            return dict((await storage.reports.summary()).posts_by_state)
+
+        soon = record("soon", state=PostState.SCHEDULED, is_alerted=False, pushed_at=None)
+        await scan(storage, Plan(records=(record("a"), record("b"), soon)))
+        assert await counts() == {"published": 2, "scheduled": 1}
+        await scan(storage, Plan(records=(record("a"), replace(record("b"), state=PostState.GONE))))
+        assert await counts() == {"published": 1, "scheduled": 1, "gone": 1}
+        moved = record("a2", post=replace(post("a", at=T0), key="a2"))
+        await scan(storage, Plan(records=(moved, replace(soon, state=PostState.PUBLISHED)),
+                                 renames=(("a", "a2"),)))  # fmt: skip
+        assert await counts() == {"published": 2, "gone": 1}

@@ -62,8 +62,8 @@ async def test_a_new_file_is_migrated_to_the_latest_schema(tmp_path: Path) -> No
         name for (name,) in rows(database, "SELECT name FROM sqlite_master WHERE type = 'table'")
     }
     assert tables == {
-        "meta", "posts", "post_categories", "refused", "files", "pushes", "targets", "subscriptions",
-        "outbox",
+        "meta", "posts", "post_categories", "post_counts", "refused", "files", "pushes", "targets",
+        "subscriptions", "outbox",
     }  # fmt: skip
 
 

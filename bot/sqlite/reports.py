@@ -27,7 +27,7 @@ class SqliteReports:
 
         by_state = {
             row[0]: int(row[1])
-            for row in await every("SELECT state, COUNT(*) FROM posts GROUP BY state")
+            for row in await every("SELECT state, n FROM post_counts WHERE n > 0")
         }
         query = "SELECT key, date FROM posts WHERE state = 'scheduled' ORDER BY date_utc, key"
         scheduled = tuple((row[0], unstamp(row[1])) for row in await every(query))

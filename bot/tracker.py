@@ -137,6 +137,7 @@ class Tracker:
         async for snapshot in snapshots:
             if not await self._recorded(partial(self.sync, snapshot), stop):
                 return
+            del snapshot  # a first run's is the whole archive: not kept while the next is read
 
     async def keep_time(self, stop: asyncio.Event) -> None:
         """Sync when the earliest scheduled post is due (a timer, not the next rescan)."""

@@ -356,6 +356,7 @@ async def watch_folder(
     try:
         async for snapshot in _watch(view, clock=clock, rescan_s=rescan_s, stop=stop):
             yield snapshot
+            del snapshot  # not kept while the next is read
     finally:
         relay.cancel()
 
@@ -383,6 +384,7 @@ async def _watch(
             if is_there is None:  # the first look finds no folder: say so (no baseline)
                 async for snapshot in _first_looks(view, clock=clock, stop=stop):
                     yield snapshot
+                    del snapshot  # not kept while the next is read
             if not is_told:
                 log.warning("the posts folder %s is missing; waiting for it", view.site.posts_dir)
                 is_told = True
@@ -401,6 +403,7 @@ async def _watch(
             if is_there is None:  # nothing written from here on is missed: the first look
                 async for snapshot in _first_looks(view, clock=clock, stop=stop):
                     yield snapshot
+                    del snapshot  # not kept while the next is read
                 last_full = clock.now()
             elif await asyncio.to_thread(view.refresh, None) or not is_there:
                 yield view.take()  # a new folder, or back after going missing: what it holds
@@ -409,6 +412,7 @@ async def _watch(
             watch = _Watch(view, clock, rescan_s, events, pump, identity, last_full)
             async for snapshot in watch.follow(stop):
                 yield snapshot
+                del snapshot  # not kept while the next is read
         finally:
             unwatch.set()
             await pump
@@ -512,8 +516,10 @@ async def _first_looks(
             "read %d changed files of %d; the others are as sokbo last saw them",
             view.reads, len(view.files),
         )  # fmt: skip
+    is_final = snapshot.is_final
     yield snapshot
-    if not snapshot.is_final and not stop.is_set():  # the archive is in: now read it whole
+    del snapshot  # a first run's is the whole archive: not kept while it is read again
+    if not is_final and not stop.is_set():  # the archive is in: now read it whole
         await asyncio.to_thread(view.refresh, None)
         if stop.is_set():
             return  # given up half way: the next start reads them whole (no reading is kept)

@@ -183,7 +183,8 @@ class SqliteArchive:
                 "UPDATE posts SET key = ? WHERE key = ?", [(new, old) for old, new in plan.renames]
             )
             now_text = stamp(now)
-            await db.executemany(UPSERT_POST, [post_row(r, now_text) for r in plan.records])
+            # Rows made as SQLite takes them, not all at once: a first run writes 100,000.
+            await db.executemany(UPSERT_POST, (post_row(r, now_text) for r in plan.records))
             await _write_categories(db, plan)
             await db.executemany(
                 "INSERT INTO pushes (post_id, kind, status, created_at) "
@@ -240,11 +241,11 @@ async def _write_categories(db: aiosqlite.Connection, plan: Plan) -> None:
     await db.executemany(
         "INSERT OR IGNORE INTO post_categories (post_id, folded, name) "
         "SELECT id, ?, ? FROM posts WHERE key = ?",
-        [
+        (
             (fold(name), name, record.post.key)
             for record in plan.records
             for name in record.post.categories
-        ],
+        ),
     )
 
 

@@ -192,9 +192,9 @@ class Archive(Protocol):
         scope: Iterable[str] | None = None,
         files: Sequence[KnownFile] | None = None,
         reading: str | None = None,
-    ) -> None:
+    ) -> list[PostError]:
         """Write a scan's decisions, its refusals, the files it read and (if given) the site,
-        all or nothing.
+        all or nothing; return the refusals that are new or changed (to tell admins).
 
         `scope`: the paths the scan looked at (None: the whole folder); refusals and files
         elsewhere stay as they are. `files`: what each path looked at now holds (None: leave

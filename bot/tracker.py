@@ -72,7 +72,6 @@ class Tracker:
             known_site = await self.archive.site()
             links_moved = known_site not in (None, self.site) and is_whole
             snapshot, known = await self._known(snapshot, now)
-            known_refusals = await self.archive.refusals(snapshot.scope)
             plan = decide(
                 known,
                 snapshot,
@@ -82,7 +81,7 @@ class Tracker:
                 recent_alerts=await self.archive.recent_alerts(now),
                 links_moved=links_moved,
             )
-            await self.archive.record_scan(
+            fresh = await self.archive.record_scan(
                 plan,
                 snapshot.refused,
                 now=now,
@@ -99,11 +98,9 @@ class Tracker:
                     if r.post.key in known and known[r.post.key].post.url != r.post.url
                 )  # fmt: skip
                 notices.append(_moved(known_site or "", self.site, relinked))
-            for error in snapshot.refused:
-                old = known_refusals.get(error.path)
-                if old is None or (old.reason, old.line) != (error.reason, error.line):
-                    log.warning("refused %s", error)
-                    notices.append(f"refused {error}")
+            for error in fresh:
+                log.warning("refused %s", error)
+                notices.append(f"refused {error}")
             for notice in notices:
                 self.on_notice(notice)
             self.next_due = await self.archive.next_due(now)

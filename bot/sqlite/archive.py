@@ -174,9 +174,10 @@ class SqliteArchive:
         scope: Iterable[str] | None = None,
         files: Sequence[KnownFile] | None = None,
         reading: str | None = None,
-    ) -> None:
+    ) -> list[PostError]:
         """Write a scan's decisions, its refusals, the files it read and (if given) the site,
-        all or nothing; every batch of rows in one statement."""
+        all or nothing; every batch of rows in one statement. Return the refusals that are new
+        or changed."""
         paths = None if scope is None else list(scope)
         async with self._database.write() as db:
             await db.executemany(
@@ -193,7 +194,7 @@ class SqliteArchive:
             )
             for key in plan.cancelled:
                 await cancel_unsent(db, key, now=now)
-            await self._replace_refusals(db, refused, paths, now)
+            fresh = await self._replace_refusals(db, refused, paths, now)
             if files is not None:
                 await _replace_files(db, files, paths)
             await set_meta(db, LAST_SCAN, stamp(now))
@@ -205,6 +206,7 @@ class SqliteArchive:
                 await set_meta(db, READING, reading)
         if plan.records or plan.renames:
             self._categories = None
+        return fresh
 
     async def _replace_refusals(
         self,
@@ -212,14 +214,14 @@ class SqliteArchive:
         refused: Iterable[PostError],
         paths: Sequence[str] | None,
         now: datetime,
-    ) -> None:
+    ) -> list[PostError]:
         current = {error.path: error for error in refused}
         stored = await self.refusals(paths)
         await db.executemany(
             "DELETE FROM refused WHERE path = ?", [(path,) for path in stored.keys() - current]
         )
-        changed = [
-            (path, error.reason, error.line, stamp(now))
+        fresh = [
+            error
             for path, error in current.items()
             if (old := stored.get(path)) is None
             or (old.reason, old.line) != (error.reason, error.line)
@@ -228,8 +230,9 @@ class SqliteArchive:
             "INSERT INTO refused (path, reason, line, first_seen) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (path) DO UPDATE SET reason = excluded.reason, "
             "line = excluded.line, first_seen = excluded.first_seen, is_notified = 0",
-            changed,
+            [(error.path, error.reason, error.line, stamp(now)) for error in fresh],
         )
+        return fresh
 
 
 async def _write_categories(db: aiosqlite.Connection, plan: Plan) -> None:

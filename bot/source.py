@@ -72,12 +72,15 @@ def fingerprints(folder: Path) -> dict[str, Fingerprint | None]:
     found: dict[str, Fingerprint | None] = {}
     for entry in _walk(str(folder), root, root, set()):
         try:
-            info = entry.stat()
+            found[entry.path] = fingerprint(entry.stat())
         except OSError:
             found[entry.path] = None
-            continue
-        found[entry.path] = (info.st_size, info.st_mtime_ns, info.st_ino)
     return found
+
+
+def fingerprint(info: os.stat_result) -> Fingerprint:
+    """What tells a file's change from its `stat`: any write changes one of these."""
+    return (info.st_size, info.st_mtime_ns, info.st_ino)
 
 
 def _walk(path: str, real: str, root: str, entered: set[str]) -> Iterator[os.DirEntry[str]]:

@@ -25,6 +25,7 @@ from bot.model import Fingerprint, KnownFile
 from bot.publish import Snapshot
 from bot.source import (
     Outcome,
+    fingerprint,
     fingerprints,
     is_post_file,
     listed_path,
@@ -133,8 +134,8 @@ class FolderView:
             )  # fmt: skip
         except Stopped:  # the files stay unread: the next start reads them
             return False
-        for (path, fingerprint), outcome in zip(to_read.items(), outcomes, strict=True):
-            self._took(path, fingerprint, outcome, now, touched)
+        for (path, found), outcome in zip(to_read.items(), outcomes, strict=True):
+            self._took(path, found, outcome, now, touched)
         self._apply(touched)
         return bool(touched)
 
@@ -333,10 +334,9 @@ def _read_chunk(
 def _fingerprint(path: str) -> Fingerprint | None:
     """A file's fingerprint, or None if it cannot be reached (gone)."""
     try:
-        info = os.stat(path)
+        return fingerprint(os.stat(path))
     except OSError:
         return None
-    return (info.st_size, info.st_mtime_ns, info.st_ino)
 
 
 def _identity(folder: Path) -> tuple[int, int] | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -15,7 +14,7 @@ from bot.model import KnownFile, Record
 from bot.publish import BURST_WINDOW, Plan
 from bot.sqlite.connection import Database, get_meta, set_meta, stamp, unstamp
 from bot.sqlite.outbox import cancel_unsent
-from bot.sqlite.rows import UPSERT_POST, post_row, record_of, refusal_of
+from bot.sqlite.rows import UPSERT_POST, listed, post_row, record_of, refusal_of
 from bot.storage import Refusal
 
 SITE = "site"  # meta: the site identity the stored links were made with
@@ -24,11 +23,6 @@ BASELINE_AT = "baseline_at"  # meta: the first scan, which recorded the archive 
 LAST_SCAN = "last_scan"  # meta: when the folder was last read
 NEWEST_FIRST = "ORDER BY p.date_utc DESC, p.first_seen DESC, p.key DESC"
 LIVE = "p.state != 'gone'"
-
-
-def _listed(values: Iterable[str]) -> tuple[str]:
-    """Many values as one parameter, for `IN (SELECT value FROM json_each(?))`."""
-    return (json.dumps(list(values), ensure_ascii=False),)
 
 
 class SqliteArchive:
@@ -50,7 +44,7 @@ class SqliteArchive:
             "SELECT * FROM posts WHERE key IN (SELECT value FROM json_each(?)) UNION "
             "SELECT * FROM posts WHERE path IN (SELECT value FROM json_each(?))"
         )
-        rows = await self._database.all(query, (*_listed(keys), *_listed(paths)))
+        rows = await self._database.all(query, (listed(keys), listed(paths)))
         return {row["key"]: record_of(row) for row in rows}
 
     async def due(self, now: datetime) -> list[Record]:
@@ -143,7 +137,7 @@ class SqliteArchive:
             rows = await self._database.all("SELECT * FROM refused ORDER BY path")
         else:
             query = "SELECT * FROM refused WHERE path IN (SELECT value FROM json_each(?))"
-            rows = await self._database.all(query, _listed(paths))
+            rows = await self._database.all(query, (listed(paths),))
         return {row["path"]: refusal_of(row) for row in rows}
 
     async def is_first_run(self) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -12,7 +11,7 @@ from bot.lookup import fold
 from bot.model import DiscordOptions, Target, TelegramOptions
 from bot.outcome import ERROR_CHARS
 from bot.sqlite.connection import Database, stamp
-from bot.sqlite.rows import ACTIVE_TARGETS, ANY_TARGET, OPTION_COLUMNS, target_of
+from bot.sqlite.rows import ACTIVE_TARGETS, ANY_TARGET, OPTION_COLUMNS, listed, target_of
 from bot.storage import StaticChat
 
 EVERY_POST = ""  # the subscription row that takes every post
@@ -49,7 +48,7 @@ class SqliteChats:
             "SELECT COUNT(DISTINCT s.target_id) FROM subscriptions s "
             "JOIN targets t ON t.id = s.target_id AND t.is_active = 1 "
             "WHERE s.category = '' OR sokbo_fold(s.category) IN (SELECT value FROM json_each(?))",
-            (json.dumps([fold(name) for name in categories], ensure_ascii=False),),
+            (listed(fold(name) for name in categories),),
         )
         return int(row[0])
 

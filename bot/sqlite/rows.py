@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +34,11 @@ UPSERT_POST = (
 
 
 _LIST = json.JSONEncoder(ensure_ascii=False).encode  # one encoder for every row, not one each
+
+
+def listed(values: Iterable[str]) -> str:
+    """Many values as one parameter, for `IN (SELECT value FROM json_each(?))`."""
+    return _LIST(list(values))
 
 
 def post_row(record: Record, now: datetime | str) -> tuple[Any, ...]:

@@ -20,9 +20,11 @@ from pydantic import (
 )
 
 from bot.errors import ConfigError
+from bot.liveness import is_reserved_host
 
 DEFAULT_CONFIG_NAME = "sokbo.toml"  # looked for in the current folder when --config is not given
 TOKEN_VARIABLES = {"telegram": "TELEGRAM_BOT_TOKEN", "discord": "DISCORD_BOT_TOKEN"}
+WEBHOOK_SECRET_VARIABLE = "SOKBO_WEBHOOK_SECRET"  # the git host's webhook secret
 
 
 T = TypeVar("T")
@@ -51,6 +53,10 @@ class SiteConfig(_Frozen):
     permalink: str = "date"
     ignore_images: Listed[str] = ()
     link_params: tuple[tuple[str, str], ...] = ()
+    live_check: bool | None = None  # None: on for a real host, off for test and example hosts
+    live_timeout_minutes: Annotated[float, Field(gt=0)] = 15.0
+    on_live_timeout: Literal["push", "hold"] = "push"
+    git_pull_seconds: Annotated[float, Field(ge=1)] | None = None  # None: sokbo never pulls
 
     @field_validator("url")
     @classmethod
@@ -95,6 +101,13 @@ class SiteConfig(_Frozen):
     def display_name(self) -> str:
         """The site's name, or its host when none is configured."""
         return self.name or urlsplit(self.url).netloc
+
+    @property
+    def checks_live(self) -> bool:
+        """Whether a new post waits for its page: `live_check`, else whether the host is real."""
+        if self.live_check is not None:
+            return self.live_check
+        return not is_reserved_host(urlsplit(self.url).hostname or "")
 
 
 class BotSettings(_Frozen):
@@ -176,11 +189,19 @@ class DiscordSettings(_Frozen):
         return dict(self.colors)
 
 
+class HttpSettings(_Frozen):
+    """`[http]`: the listener for the git host's webhooks (off unless a port is given)."""
+
+    host: str = "127.0.0.1"  # behind a reverse proxy that serves the public HTTPS address
+    port: Annotated[int, Field(ge=0, le=65535)] | None = None
+
+
 class Secrets(_Frozen):
-    """Platform tokens, from the environment only; their repr never shows them."""
+    """Tokens and the webhook secret, from the environment only; their repr never shows them."""
 
     telegram_token: SecretStr | None = None
     discord_token: SecretStr | None = None
+    webhook_secret: SecretStr | None = None
 
 
 class Config(_Frozen):
@@ -190,6 +211,7 @@ class Config(_Frozen):
     bot: BotSettings = BotSettings()
     telegram: TelegramSettings = TelegramSettings()
     discord: DiscordSettings = DiscordSettings()
+    http: HttpSettings = HttpSettings()
     secrets: Secrets = Secrets()
     source: Path | None = None  # the file it was read from, if any
 
@@ -225,6 +247,8 @@ def _tokens(environ: Mapping[str, str]) -> dict[str, SecretStr]:
                 "or give the bot's token"
             )
         tokens[f"{name}_token"] = SecretStr(value)
+    if secret := environ.get(WEBHOOK_SECRET_VARIABLE, "").strip():
+        tokens["webhook_secret"] = SecretStr(secret)
     return tokens
 
 
@@ -279,4 +303,6 @@ def _unknown_key(loc: tuple[int | str, ...]) -> str:
     variable = TOKEN_VARIABLES.get(str(loc[0]))
     if variable is not None and (key == "token" or key.endswith("_token")):
         return f"tokens go in {variable} in the environment, never in the config file"
+    if "secret" in key:
+        return f"the webhook secret goes in {WEBHOOK_SECRET_VARIABLE} in the environment"
     return "unknown key (is it misspelt?)"

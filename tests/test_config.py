@@ -205,3 +205,36 @@ def test_config_is_frozen() -> None:
     with pytest.raises(ValidationError):
         config.bot.max_attempts = 3
     assert isinstance(config, Config)
+
+
+def test_the_webhook_secret_comes_from_the_environment_and_never_shows(tmp_path: Path) -> None:
+    """SOKBO_WEBHOOK_SECRET is read like the tokens; a secret in [http] says where it goes."""
+    config = load_config(None, {"SOKBO_WEBHOOK_SECRET": "hook-secret-42"})
+    assert config.secrets.webhook_secret is not None
+    assert config.secrets.webhook_secret.get_secret_value() == "hook-secret-42"
+    for shown in (repr(config), str(config), str(config.model_dump())):
+        assert "hook-secret-42" not in shown
+    path = write_config(tmp_path, '[http]\nport = 8470\nsecret = "x"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, {})
+    assert str(caught.value) == (
+        "http.secret: the webhook secret goes in SOKBO_WEBHOOK_SECRET in the environment"
+    )
+
+
+def test_live_check_and_pull_settings(tmp_path: Path) -> None:
+    """The live check's and the puller's keys: defaults, and bad values named."""
+    site = SiteConfig()
+    assert (site.live_timeout_minutes, site.on_live_timeout, site.git_pull_seconds) == (
+        15.0,
+        "push",
+        None,
+    )
+    assert not site.checks_live  # http://localhost:4000, jekyll serve's address
+    path = write_config(tmp_path, '[site]\non_live_timeout = "wait"\ngit_pull_seconds = 0\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, {})
+    assert str(caught.value).splitlines() == [
+        "site.on_live_timeout: input should be 'push' or 'hold', got 'wait'",
+        "site.git_pull_seconds: input should be greater than or equal to 1, got 0",
+    ]

@@ -85,6 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
     )
     logging.getLogger("watchfiles").setLevel(logging.WARNING)  # it logs every batch at INFO
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # bot.web logs what it takes
     for chatty in ("httpx", "httpcore"):  # per-request lines, and the Bot API's carry the token
         logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
@@ -161,10 +162,11 @@ def run_status(args: argparse.Namespace, config: Config) -> int:
     """`sokbo status`: what the database knows; works while the service runs."""
     _require_database(config)
     summary = asyncio.run(_summary(config))
+    now = SystemClock().now()
     if args.json:
-        print(json.dumps(describe(summary, as_json=True), ensure_ascii=False))
+        print(json.dumps(describe(summary, as_json=True, now=now), ensure_ascii=False))
     else:
-        print(describe(summary, as_json=False))
+        print(describe(summary, as_json=False, now=now))
     return 0
 
 

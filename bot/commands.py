@@ -17,6 +17,7 @@ from bot.i18n import t
 from bot.lookup import fold, suggest
 from bot.model import PostState, PushKind, Record, Reply
 from bot.render.text import truncate
+from bot.status import waited_minutes
 from bot.storage import Storage, StoreUnavailable
 
 DEFAULT_COUNT = 5  # /latest and /category without n
@@ -25,6 +26,7 @@ MOST_CATEGORIES = 20  # the most categories one /subscribe names
 USER_LIMIT = 8  # commands per user …
 USER_WINDOW = timedelta(seconds=30)  # … within this window
 LONGEST_ARGUMENTS = 1000  # characters: a post's URL with a percent-encoded Korean slug fits
+WAITING_SHOWN = 5  # posts waiting for their pages that /status names (the rest are counted)
 QUOTED = 40  # characters of what the user typed that a reply repeats
 _NAME = re.compile(r"[a-z0-9_]{1,32}")  # what a command name can be (Telegram's rule)
 # Control characters (NUL …) and the bidi controls that would reorder a reply; tabs and
@@ -312,7 +314,19 @@ class Commands:
             scan=scan,
             paused=paused,
         )
-        return Reply((line,), is_private=True)
+        lines = [line]
+        if summary.waiting:
+            now = self.clock.now()
+            posts = ", ".join(
+                t("waited", caller.language, key=key, minutes=waited_minutes(since, now))
+                for key, since in summary.waiting[:WAITING_SHOWN]
+            )
+            more = len(summary.waiting) - WAITING_SHOWN
+            posts += f" … (+{more})" if more > 0 else ""
+            lines.append(
+                t("status_waiting", caller.language, count=len(summary.waiting), posts=posts)
+            )
+        return Reply(tuple(lines), is_private=True)
 
 
 def _unknown(name: str, language: str) -> Reply:

@@ -96,6 +96,11 @@ _STRINGS: dict[str, dict[str, str]] = {
         "en": "queued {queued} · sent {sent} · retrying {retrying} · failed {failed} · dead {dead} · subscribers {targets} · refused files {refused} · last scan {scan}{paused}",
     },
     "status_paused": {"ko": " · 일시 정지 중", "en": " · PAUSED"},
+    "status_waiting": {
+        "ko": "페이지를 기다리는 글 {count}건: {posts}",
+        "en": "waiting for their pages: {posts}",
+    },
+    "waited": {"ko": "{key} ({minutes}분)", "en": "{key} ({minutes} min)"},
     "admins_only": {
         "ko": "봇 관리자만 쓸 수 있는 명령입니다.",
         "en": "Only the bot's admins can do that.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal, overload
 
 from bot.storage import Summary
@@ -12,12 +13,17 @@ _STATES = ("published", "scheduled", "unpublished", "gone")
 _DELIVERIES = ("pending", "sending", "retry", "sent", "dead", "rejected", "cancelled")
 
 
+def waited_minutes(since: datetime, now: datetime) -> int:
+    """Whole minutes a post has waited for its page (0 in its first minute)."""
+    return max(0, int((now - since).total_seconds() // 60))
+
+
 @overload
-def describe(summary: Summary, *, as_json: Literal[True]) -> dict[str, Any]: ...
+def describe(summary: Summary, *, as_json: Literal[True], now: datetime) -> dict[str, Any]: ...
 @overload
-def describe(summary: Summary, *, as_json: Literal[False]) -> str: ...
-def describe(summary: Summary, *, as_json: bool) -> dict[str, Any] | str:
-    """Return the summary as JSON-ready data or lines of text."""
+def describe(summary: Summary, *, as_json: Literal[False], now: datetime) -> str: ...
+def describe(summary: Summary, *, as_json: bool, now: datetime) -> dict[str, Any] | str:
+    """Return the summary as JSON-ready data or lines of text (waits counted to `now`)."""
     counts = {state: summary.posts_by_state.get(state, 0) for state in _STATES}
     rows = {status: summary.deliveries.get(status, 0) for status in _DELIVERIES}
     if as_json:
@@ -28,6 +34,10 @@ def describe(summary: Summary, *, as_json: bool) -> dict[str, Any] | str:
                 {"path": r.path, "line": r.line, "reason": r.reason} for r in summary.refused
             ],
             "pushes_pending": summary.pushes_pending,
+            "waiting": [
+                {"key": key, "since": since.isoformat(), "minutes": waited_minutes(since, now)}
+                for key, since in summary.waiting
+            ],
             "deliveries": rows,
             "last_scan": None if summary.last_scan is None else summary.last_scan.isoformat(),
         }
@@ -40,6 +50,12 @@ def describe(summary: Summary, *, as_json: bool) -> dict[str, Any] | str:
         f"Pushes pending: {summary.pushes_pending}",
         "Deliveries: " + ", ".join(f"{n} {status}" for status, n in rows.items()),
     ]
+    if summary.waiting:
+        lines += ["", f"Waiting for their pages: {len(summary.waiting)}"]
+        lines += [
+            f"  {key}  waiting for its page, {waited_minutes(since, now)} min"
+            for key, since in summary.waiting
+        ]
     if summary.scheduled:
         lines += ["", "Scheduled:"]
         lines += [f"  {at.isoformat(' ')}  {key}" for key, at in summary.scheduled]

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from bot.errors import BotError, PostError
 from bot.fanout import QueuedPush
+from bot.liveness import Waiting
 from bot.model import (
     DeliveryStatus,
     KnownFile,
@@ -55,6 +56,7 @@ class Summary:
     targets: int  # chats that get pushes
     is_paused: bool
     last_scan: datetime | None
+    waiting: tuple[tuple[str, datetime], ...] = ()  # first alerts waiting for their pages, since
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,9 +194,12 @@ class Archive(Protocol):
         scope: Iterable[str] | None = None,
         files: Sequence[KnownFile] | None = None,
         reading: str | None = None,
+        hold_alerts: bool = False,
     ) -> list[PostError]:
         """Write a scan's decisions, its refusals, the files it read and (if given) the site,
         all or nothing; return the refusals that are new or changed (to tell admins).
+
+        `hold_alerts`: first alerts wait for their pages (`Outbox.waiting`) before they go.
 
         `scope`: the paths the scan looked at (None: the whole folder); refusals and files
         elsewhere stay as they are. `files`: what each path looked at now holds (None: leave
@@ -272,6 +277,19 @@ class Outbox(Protocol):
 
     async def cancel_unsent(self, key: str, *, now: datetime) -> None:
         """Cancel post `key`'s pushes not yet sent (not its retractions)."""
+        ...
+
+    async def waiting(self) -> list[Waiting]:
+        """The first alerts waiting for their pages, oldest first, with their posts' links."""
+        ...
+
+    async def release(self, push_id: int) -> bool:
+        """Let a waiting alert go (its page answers, or waiting is over); False if it no
+        longer waits (cancelled, or released already)."""
+        ...
+
+    async def tell(self, push_id: int, told: str) -> None:
+        """Note what admins were told of a waiting alert ("rebuild", "timeout")."""
         ...
 
     async def queued(self) -> list[QueuedPush]:

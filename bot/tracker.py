@@ -38,8 +38,10 @@ class Tracker:
         on_push: Callable[[], None] = lambda: None,
         on_notice: Callable[[str], None] = lambda _text: None,
         faults: StoreFaults | None = None,
+        hold_alerts: bool = False,
     ) -> None:
         self.archive = archive
+        self.hold_alerts = hold_alerts  # first alerts wait for their pages (see live.py)
         self.site = site  # what the posts' links are made of (site_identity), remembered
         self.rules = rules
         self.clock = clock
@@ -89,6 +91,7 @@ class Tracker:
                 scope=snapshot.scope,
                 files=snapshot.files if snapshot.is_complete and snapshot.is_final else None,
                 reading=self.reading if is_whole and snapshot.is_final else None,
+                hold_alerts=self.hold_alerts,
             )
             _log(plan)
             notices = list(plan.notices)

@@ -15,7 +15,7 @@ import pytest
 from bot.commands import Caller, Command, Commands, parse_command, split_count
 from bot.config import Config, SiteConfig
 from bot.lookup import complete_categories
-from bot.model import PostState, Record
+from bot.model import NewPush, PostState, PushKind, Record
 from bot.publish import Plan
 from bot.sqlite import open_sqlite
 from bot.storage import Storage
@@ -279,6 +279,24 @@ async def test_pause_resume_and_status(open_storage: Opener) -> None:
             "queued 0 · sent 0 · retrying 0 · failed 0 · dead 0 · subscribers 0 · refused files 0"
         )
         assert "PAUSED" not in status
+
+
+async def test_status_names_the_posts_waiting_for_their_pages(open_storage: Opener) -> None:
+    """An alert waiting for its post's page shows in /status with how long it has waited."""
+    async with newsroom(open_storage) as (commands, storage, _):
+        fresh = Plan(
+            records=tuple(records(post("e", title="Fresh", at=T0))),
+            pushes=(NewPush("e", PushKind.ALERT),),
+        )
+        await storage.archive.record_scan(fresh, (), now=T0, site=None, hold_alerts=True)
+        commands.clock.advance(minutes=2, seconds=30)  # type: ignore[attr-defined]
+        lines = (await ask(commands, "/status", ADMIN)).splitlines()
+        assert lines[0].startswith("queued 0 ·")  # waiting is not queued for chats yet
+        assert lines[1] == "waiting for their pages: e (2 min)"
+        korean = replace(ADMIN, language="ko")
+        assert (await ask(commands, "/status", korean)).splitlines()[1] == (
+            "페이지를 기다리는 글 1건: e (2분)"
+        )
 
 
 async def test_commands_are_rate_limited_per_user(open_storage: Opener) -> None:

@@ -10,7 +10,7 @@ import aiosqlite
 
 from bot.errors import PostError
 from bot.lookup import fold
-from bot.model import KnownFile, Record
+from bot.model import KnownFile, PushKind, Record
 from bot.publish import BURST_WINDOW, Plan
 from bot.sqlite.connection import Database, get_meta, set_meta, stamp, unstamp
 from bot.sqlite.outbox import cancel_unsent
@@ -168,6 +168,7 @@ class SqliteArchive:
         scope: Iterable[str] | None = None,
         files: Sequence[KnownFile] | None = None,
         reading: str | None = None,
+        hold_alerts: bool = False,
     ) -> list[PostError]:
         """Write a scan's decisions, its refusals, the files it read and (if given) the site,
         all or nothing; every batch of rows in one statement. Return the refusals that are new
@@ -183,8 +184,11 @@ class SqliteArchive:
             await _write_categories(db, plan)
             await db.executemany(
                 "INSERT INTO pushes (post_id, kind, status, created_at) "
-                "SELECT id, ?, 'pending', ? FROM posts WHERE key = ?",
-                [(push.kind.value, stamp(now), push.key) for push in plan.pushes],
+                "SELECT id, ?, ?, ? FROM posts WHERE key = ?",
+                [
+                    (push.kind.value, _status(push.kind, hold_alerts), stamp(now), push.key)
+                    for push in plan.pushes
+                ],
             )
             for key in plan.cancelled:
                 await cancel_unsent(db, key, now=now)
@@ -227,6 +231,12 @@ class SqliteArchive:
             [(error.path, error.reason, error.line, stamp(now)) for error in fresh],
         )
         return fresh
+
+
+def _status(kind: PushKind, hold_alerts: bool) -> str:
+    """A new push's status: a first alert may wait for its page; corrections never do (they
+    edit messages of a post already live)."""
+    return "waiting" if hold_alerts and kind is PushKind.ALERT else "pending"
 
 
 async def _write_categories(db: aiosqlite.Connection, plan: Plan) -> None:

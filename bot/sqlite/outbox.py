@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 import aiosqlite
 
 from bot.fanout import FIRST_SENDS, QueuedPush
+from bot.liveness import Waiting
 from bot.model import DeliveryStatus, MessageRef, PushKind, Target
 from bot.outcome import Outcome
 from bot.publish import BURST_WINDOW
@@ -31,7 +32,9 @@ async def cancel_unsent(db: aiosqlite.Connection, key: str, *, now: datetime) ->
         (stamp(now), key),
     )
     await db.execute(
-        f"UPDATE pushes SET status = 'cancelled' WHERE status = 'pending' AND {unsent}", (key,)
+        "UPDATE pushes SET status = 'cancelled' "
+        f"WHERE status IN ('pending', 'waiting') AND {unsent}",
+        (key,),
     )
 
 
@@ -44,8 +47,18 @@ class SqliteOutbox:
     async def queue(
         self, key: str, kind: PushKind, *, now: datetime, only: Target | None = None
     ) -> int | None:
-        """Queue a push of post `key` (to chat `only`, if given); its id, or None if unknown."""
+        """Queue a push of post `key` (to chat `only`, if given); its id, or None if unknown.
+
+        A repost to every chat goes now, in place of a first alert still waiting for its page
+        (which would reach the same chats again later).
+        """
         async with self._database.write() as db:
+            if kind is PushKind.REPOST and only is None:
+                await db.execute(
+                    "UPDATE pushes SET status = 'cancelled' WHERE status = 'waiting' "
+                    "AND post_id = (SELECT id FROM posts WHERE key = ?)",
+                    (key,),
+                )
             cursor = await db.execute(
                 "INSERT INTO pushes (post_id, kind, status, only_target, created_at) "
                 "SELECT id, ?, 'pending', ?, ? FROM posts WHERE key = ? RETURNING id",
@@ -59,6 +72,40 @@ class SqliteOutbox:
         """Cancel post `key`'s pushes not yet sent (not its retractions)."""
         async with self._database.write() as db:
             await cancel_unsent(db, key, now=now)
+
+    async def waiting(self) -> list[Waiting]:
+        """The first alerts waiting for their pages, oldest first, with their posts' links."""
+        query = (
+            "SELECT p.id, posts.key, posts.url, posts.image_url, posts.image_file, p.created_at, "
+            "posts.date_utc, posts.first_seen, p.told FROM pushes p "
+            "JOIN posts ON posts.id = p.post_id WHERE p.status = 'waiting' ORDER BY p.id"
+        )
+        return [
+            Waiting(
+                push_id=int(row[0]),
+                key=str(row[1]),
+                url=str(row[2]),
+                image_url=None if row[4] is not None else row[3],  # a file is uploaded instead
+                since=unstamp(row[5]),
+                is_scheduled=unstamp(row[6]) > unstamp(row[7]),
+                told=row[8],
+            )
+            for row in await self._database.all(query)
+        ]
+
+    async def release(self, push_id: int) -> bool:
+        """Let a waiting alert go; False if it no longer waits."""
+        async with self._database.write() as db:
+            cursor = await db.execute(
+                "UPDATE pushes SET status = 'pending' WHERE id = ? AND status = 'waiting'",
+                (push_id,),
+            )
+        return cursor.rowcount == 1
+
+    async def tell(self, push_id: int, told: str) -> None:
+        """Note what admins were told of a waiting alert."""
+        async with self._database.write() as db:
+            await db.execute("UPDATE pushes SET told = ? WHERE id = ?", (told, push_id))
 
     async def queued(self) -> list[QueuedPush]:
         """The pushes not yet fanned out, oldest first."""
@@ -226,7 +273,7 @@ class SqliteOutbox:
                 (stamp(now - window), stamp(now - max(window, KEEP_FAILED))),
             )
             await db.execute(
-                "DELETE FROM pushes WHERE status != 'pending' AND created_at < ? "
+                "DELETE FROM pushes WHERE status NOT IN ('pending', 'waiting') AND created_at < ? "
                 "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.push_id = pushes.id)",
                 (stamp(now - max(window, BURST_WINDOW)),),
             )

@@ -32,6 +32,11 @@ class SqliteReports:
         query = "SELECT key, date FROM posts WHERE state = 'scheduled' ORDER BY date_utc, key"
         scheduled = tuple((row[0], unstamp(row[1])) for row in await every(query))
         pending = await one("SELECT COUNT(*) FROM pushes WHERE status = 'pending'")
+        query = (
+            "SELECT posts.key, p.created_at FROM pushes p JOIN posts ON posts.id = p.post_id "
+            "WHERE p.status = 'waiting' ORDER BY p.id"
+        )
+        waiting = tuple((str(row[0]), unstamp(row[1])) for row in await every(query))
         rows = await every("SELECT status, COUNT(*) FROM outbox GROUP BY status")
         targets = await one(  # as Chats.active_targets has them, counted in SQL
             "SELECT COUNT(*) FROM targets WHERE is_active = 1 AND subscribed > 0"
@@ -49,4 +54,5 @@ class SqliteReports:
             targets=int(targets[0]) if targets else 0,
             is_paused=meta.get(PAUSED) == "1",
             last_scan=None if last_scan is None else unstamp(last_scan),
+            waiting=waiting,
         )

@@ -187,6 +187,11 @@ MIGRATIONS: tuple[str, ...] = (
             ON CONFLICT (state) DO UPDATE SET n = n + 1;
     END;
     """,
+    # 7: a first alert may wait for its post's page to answer (status 'waiting', before
+    # 'pending'); what admins were told of it is kept, so a restart does not tell them again.
+    """
+    ALTER TABLE pushes ADD COLUMN told TEXT;  -- rebuild, timeout
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

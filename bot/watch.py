@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -41,6 +42,40 @@ READ_APART_FROM = 2_000  # files read at once: from this many, in worker process
 MOST_READERS = 4  # worker processes, at most (and no more than the cores)
 
 log = logging.getLogger(__name__)
+
+
+class Hold:
+    """Git writing into the folder (a pull): the watcher holds file events while it runs, and
+    reads the folder once when it ends (if git wrote in it), instead of each file git touches."""
+
+    def __init__(self) -> None:
+        self._depth = 0
+        self.freed = asyncio.Event()  # set while nothing holds the folder
+        self.freed.set()
+        self._rescan = False
+
+    @property
+    def is_held(self) -> bool:
+        """Whether a pull is under way."""
+        return self._depth > 0
+
+    @contextlib.asynccontextmanager
+    async def held(self) -> AsyncIterator[None]:
+        """Hold the folder for the duration of the block; a rescan follows it."""
+        self._depth += 1
+        self.freed.clear()
+        try:
+            yield
+        finally:
+            self._depth -= 1
+            if not self._depth:
+                self._rescan = True
+                self.freed.set()
+
+    def take_rescan(self) -> bool:
+        """Whether a hold ended since the last call (the folder must be read again)."""
+        rescan, self._rescan = self._rescan, False
+        return rescan
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,13 +383,19 @@ def _identity(folder: Path) -> tuple[int, int] | None:
 
 
 async def watch_folder(
-    view: FolderView, *, clock: Clock, rescan_s: float, stop: asyncio.Event
+    view: FolderView,
+    *,
+    clock: Clock,
+    rescan_s: float,
+    stop: asyncio.Event,
+    hold: Hold | None = None,
 ) -> AsyncIterator[Snapshot]:
     """Yield a snapshot at start and after every change, until `stop` is set (which also
-    gives up a long read under way: see `_watch`)."""
+    gives up a long read under way: see `_watch`). While `hold` is held, events wait."""
     relay = asyncio.create_task(_give_up_reads(view, stop))
     try:
-        async for snapshot in _watch(view, clock=clock, rescan_s=rescan_s, stop=stop):
+        hold = hold or Hold()
+        async for snapshot in _watch(view, clock=clock, rescan_s=rescan_s, stop=stop, hold=hold):
             yield snapshot
             del snapshot  # not kept while the next is read
     finally:
@@ -367,7 +408,7 @@ async def _give_up_reads(view: FolderView, stop: asyncio.Event) -> None:
 
 
 async def _watch(
-    view: FolderView, *, clock: Clock, rescan_s: float, stop: asyncio.Event
+    view: FolderView, *, clock: Clock, rescan_s: float, stop: asyncio.Event, hold: Hold
 ) -> AsyncIterator[Snapshot]:
     """Yield a snapshot at start and after every change, until `stop` is set.
 
@@ -409,7 +450,7 @@ async def _watch(
                 yield view.take()  # a new folder, or back after going missing: what it holds
             is_there = True
             log.info("watching %s", view.site.posts_dir)
-            watch = _Watch(view, clock, rescan_s, events, pump, identity, last_full)
+            watch = _Watch(view, clock, rescan_s, events, pump, identity, last_full, hold)
             async for snapshot in watch.follow(stop):
                 yield snapshot
                 del snapshot  # not kept while the next is read
@@ -429,18 +470,29 @@ class _Watch:
     pump: asyncio.Task[None]
     identity: tuple[int, int]  # the folder watched
     last_full: datetime  # the last rescan
+    hold: Hold  # a pull under way: its events wait, and one rescan follows it
 
     async def follow(self, stop: asyncio.Event) -> AsyncIterator[Snapshot]:
         """Yield a snapshot after every change, until `stop`, or the folder moves or goes."""
         view, clock = self.view, self.clock
         while not stop.is_set() and not self.pump.done():
-            wait = _until_next_look(view, clock, self.last_full, self.rescan_s)
+            if self.hold.is_held:
+                await sleep_or(clock, None, self.hold.freed, stop, tasks=[self.pump])
+                continue
+            pulled = self.hold.take_rescan()
+            wait = 0.0 if pulled else _until_next_look(view, clock, self.last_full, self.rescan_s)
             changes = await _next_changes(self.events, clock, wait, stop, self.pump)
             # Gone from under the watch: its own deletion event, or another folder in its place
             # (an inode number alone can be reused at once by the folder that replaces it).
             root_deleted = (Change.deleted, str(view.site.posts_dir)) in changes
             moved = root_deleted or _identity(view.site.posts_dir) != self.identity
-            full = moved or (clock.now() - self.last_full).total_seconds() >= self.rescan_s
+            # After a pull, the folder is read once if git wrote in it (a pull that brought
+            # nothing costs no rescan; an event that comes late is read as any other).
+            full = (
+                (pulled and bool(changes))
+                or moved
+                or (clock.now() - self.last_full).total_seconds() >= self.rescan_s
+            )
             if full:
                 self.last_full = clock.now()
             if changes or full or view.unsettled:

@@ -18,7 +18,7 @@ from bot.config import BotSettings, SiteConfig
 from bot.source import read_outcome
 from bot.sqlite import open_sqlite
 from bot.tracker import Tracker
-from bot.watch import READ_APART_FROM, FolderView, read_all, watch_folder
+from bot.watch import READ_APART_FROM, FolderView, Hold, read_all, watch_folder
 from tests.fakes import until
 from tests.sitegen import write_site
 from tests.test_store import rows
@@ -71,6 +71,7 @@ async def newsroom(
     *,
     existing: dict[str, str] | None = None,
     light: bool = False,
+    hold: Hold | None = None,
     **rules: object,
 ) -> AsyncIterator[Newsroom]:
     """Start sokbo's watcher and tracker on tmp_path/posts; the first scan is the baseline."""
@@ -90,7 +91,9 @@ async def newsroom(
         tracker = Tracker(store, settings, clock)
         view = FolderView(site, clock=clock, settle_s=settle_s, light=light)
         stop = asyncio.Event()
-        snapshots = watch_folder(view, clock=clock, rescan_s=settings.rescan_seconds, stop=stop)
+        snapshots = watch_folder(
+            view, clock=clock, rescan_s=settings.rescan_seconds, stop=stop, hold=hold
+        )
         task = asyncio.create_task(tracker.follow(snapshots))
         await until(
             lambda: (
@@ -115,6 +118,27 @@ async def test_the_archive_is_not_pushed_and_a_new_post_is(tmp_path: Path) -> No
         await until(lambda: room.pushes() == [("2026-11-22-fresh", "alert")])
         await room.sentinel("z-sentinel.md")
         assert room.pushes() == [("2026-11-22-fresh", "alert"), ("z-sentinel", "alert")]
+
+
+async def test_files_git_writes_during_a_pull_are_read_once_it_ends(tmp_path: Path) -> None:
+    """While a pull holds the folder, nothing git writes is read (not even a file half
+    written); when the pull ends the folder is read once and each new post gets its alert."""
+    hold = Hold()
+    async with newsroom(tmp_path, hold=hold) as room:
+        async with hold.held():
+            room.write("2026-11-22-pulled-a.md", text("Pulled A"))
+            (room.posts / "2026-11-22-pulled-b.md").write_text(text("Pulled B")[:20])
+            await asyncio.sleep(10 * SETTLE_S)  # what a write outside a pull waits, ten times
+            assert room.pushes() == []
+            assert room.states() == {}
+            room.write("2026-11-22-pulled-b.md", text("Pulled B"))
+        await until(lambda: len(room.pushes()) == 2)
+        assert sorted(room.pushes()) == [
+            ("2026-11-22-pulled-a", "alert"),
+            ("2026-11-22-pulled-b", "alert"),
+        ]
+        await room.sentinel("z-sentinel.md")  # events flow again after the pull
+        assert len(room.pushes()) == 3
 
 
 async def test_a_post_written_in_chunks_is_read_once_complete(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from typing import IO
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, shipped_site
 from tests.telegram_html import visible_text
 from tests.test_cli_check import sokbo
 
@@ -40,10 +40,12 @@ def post_text(
 class Console:
     """A `sokbo run` process with its stdout and stderr read line by line."""
 
-    def __init__(self, folder: Path, *, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, folder: Path, *, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+    ) -> None:
         env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", **(env or {})}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"], cwd=folder, env=env, text=True, bufsize=1,
+            [sys.executable, "-m", "bot", "run", *args], cwd=folder, env=env, text=True, bufsize=1,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )  # fmt: skip
         self.out: queue.Queue[str] = queue.Queue()
@@ -158,6 +160,22 @@ def test_the_console_pushes_new_posts_and_answers_commands(console: Console, sit
         line.startswith("[2026-01-02-archive]") for line in console.seen["out"]
     )  # never pushed
     assert console.stop() == 0
+
+
+def test_the_readmes_first_command_prints_a_dropped_post_at_once(tmp_path: Path) -> None:
+    """`sokbo run --config config.example.toml` on the shipped posts: the example's site is a
+    reserved example name, so the live check is off, the banner says so, and a dropped post
+    prints without waiting for a page that no server will ever serve."""
+    site = shipped_site(tmp_path)
+    service = Console(site, args=("--config", "config.example.toml"))
+    try:
+        service.expect_log("the live check is off (https://news.example.com is a test address)")
+        service.expect_log("watching")
+        (site / "posts" / "dropped.md").write_text(post_text("Dropped just now"))
+        service.expect("Dropped just now")
+    finally:
+        service.stop()
+    assert not any("waiting for the page" in line for line in service.seen["err"])
 
 
 def test_no_typed_line_takes_the_console_down(console: Console) -> None:

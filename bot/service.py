@@ -20,7 +20,7 @@ from bot.config import WEBHOOK_SECRET_VARIABLE, Config
 from bot.delivery import Delivery, Platform
 from bot.errors import ConfigError, PlatformError
 from bot.faults import StoreFaults
-from bot.gitpull import Puller, find_checkout
+from bot.gitpull import Pulled, Puller, find_checkout
 from bot.instance import AlreadyRunning
 from bot.live import LiveCheck, Prober
 from bot.platforms import FACTORIES
@@ -226,16 +226,23 @@ async def _puller(
         return None
     checkout = await find_checkout(config.site.posts_dir, environ=environ)
     if checkout is None and every_s is not None:
+        where = "is not in a git checkout" if config.site.posts_dir.is_dir() else "does not exist"
         raise ConfigError(
-            f"site.git_pull_seconds: {config.site.posts_dir} is not in a git checkout; "
+            f"site.git_pull_seconds: {config.site.posts_dir} {where}; "
             "clone the site's repository there, or leave the key out"
         )
     if checkout is None:
         log.info("%s is not in a git checkout: push webhooks pull nothing", config.site.posts_dir)
         return None
+
+    def pulled(result: Pulled) -> None:
+        if result.is_ok and not result.is_changed:
+            hold.brought_nothing()  # no rescan: git wrote nothing
+
     return Puller(
-        checkout, clock, every_s=every_s, environ=environ, hold=hold.held, on_notice=notify
-    )
+        checkout, clock, every_s=every_s, environ=environ, hold=hold.held, on_notice=notify,
+        on_pulled=pulled,
+    )  # fmt: skip
 
 
 async def _pull_once_synced(puller: Puller, tracker: Tracker, stop: asyncio.Event) -> None:

@@ -14,6 +14,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from itertools import repeat
 from pathlib import Path
 
@@ -46,7 +47,8 @@ log = logging.getLogger(__name__)
 
 class Hold:
     """Git writing into the folder (a pull): the watcher holds file events while it runs, and
-    reads the folder once when it ends (if git wrote in it), instead of each file git touches."""
+    reads the folder once when it ends (unless it brought nothing), instead of each file git
+    touches as it writes."""
 
     def __init__(self) -> None:
         self._depth = 0
@@ -71,6 +73,10 @@ class Hold:
             if not self._depth:
                 self._rescan = True
                 self.freed.set()
+
+    def brought_nothing(self) -> None:
+        """The pull that just ended changed nothing: the folder need not be read again."""
+        self._rescan = False
 
     def take_rescan(self) -> bool:
         """Whether a hold ended since the last call (the folder must be read again)."""
@@ -133,11 +139,18 @@ class FolderView:
         self.stopping = threading.Event()  # set: a read under way is given up
         self.is_light = light and self._is_whole  # the first whole read: front matter only
 
-    def refresh(self, changed: Iterable[Path] | None = None, *, whole: Iterable[Path] = ()) -> bool:
+    def refresh(
+        self,
+        changed: Iterable[Path] | None = None,
+        *,
+        whole: Iterable[Path] = (),
+        is_settled: bool = False,
+    ) -> bool:
         """Look again at the `changed` paths (None: the whole folder) and the files now settled;
         return whether anything sokbo cares about changed (see `take`).
 
-        A file in `whole` arrived complete (an atomic rename): it is read without settling.
+        A file in `whole` arrived complete (an atomic rename): it is read without settling;
+        `is_settled`: every file is complete (a pull just ended).
         """
         now = self.clock.now().timestamp()
         listing: dict[str, Fingerprint | None] | None = None  # a whole look: every file's
@@ -158,7 +171,7 @@ class FolderView:
         to_read: dict[str, Fingerprint] = {}
         for path in paths:
             found = _fingerprint(path) if listing is None or path not in listing else listing[path]
-            if self._is_due(path, found, now, touched, is_whole=path in complete):
+            if self._is_due(path, found, now, touched, is_whole=is_settled or path in complete):
                 assert found is not None
                 to_read[path] = found
         now_at = self.clock.now()
@@ -486,19 +499,16 @@ class _Watch:
             # (an inode number alone can be reused at once by the folder that replaces it).
             root_deleted = (Change.deleted, str(view.site.posts_dir)) in changes
             moved = root_deleted or _identity(view.site.posts_dir) != self.identity
-            # After a pull, the folder is read once if git wrote in it (a pull that brought
-            # nothing costs no rescan; an event that comes late is read as any other).
-            full = (
-                (pulled and bool(changes))
-                or moved
-                or (clock.now() - self.last_full).total_seconds() >= self.rescan_s
-            )
+            is_due = (clock.now() - self.last_full).total_seconds() >= self.rescan_s
+            full = pulled or moved or is_due
             if full:
                 self.last_full = clock.now()
             if changes or full or view.unsettled:
                 paths = None if full else {Path(path) for _, path in changes}
                 whole = _arrived(changes)
-                if await asyncio.to_thread(view.refresh, paths, whole=whole) or full:
+                # After a pull, git has finished writing: what changed is read without settling.
+                refresh = partial(view.refresh, paths, whole=whole, is_settled=pulled)
+                if await asyncio.to_thread(refresh) or full:
                     yield view.take()
             if moved:
                 return  # watch the folder that is there now

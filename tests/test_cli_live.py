@@ -162,3 +162,19 @@ def hook(port: int, body: bytes, signature: str, event: str = "push") -> int:
             return int(answer.status)
     except urllib.error.HTTPError as error:
         return int(error.code)
+
+
+def test_pulling_a_folder_that_is_no_checkout_is_a_config_error(tmp_path: Path) -> None:
+    """git_pull_seconds on a plain folder: one line saying so, and exit 2."""
+    (tmp_path / "posts").mkdir()
+    (tmp_path / "sokbo.toml").write_text("[site]\ngit_pull_seconds = 60\n")
+    result = sokbo(
+        "run",
+        cwd=tmp_path,
+        env={"HOME": str(tmp_path), "GIT_CEILING_DIRECTORIES": str(tmp_path.parent)},
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"sokbo: bad config: site.git_pull_seconds: {tmp_path / 'posts'} is not in a git "
+        "checkout; clone the site's repository there, or leave the key out"
+    )

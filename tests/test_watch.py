@@ -332,3 +332,19 @@ async def test_a_stop_during_the_first_read_records_no_half_folder(tmp_path: Pat
     await asyncio.sleep(0)  # the look has begun
     stop.set()
     assert await first is None
+
+
+async def test_a_pull_that_brought_nothing_asks_for_no_rescan() -> None:
+    """A hold frees the folder when it ends and asks for one rescan, unless the pull changed
+    nothing (a pull every minute must not cost a walk of the folder every minute)."""
+    hold = Hold()
+    async with hold.held():
+        assert hold.is_held
+        assert not hold.freed.is_set()
+    assert hold.freed.is_set()
+    hold.brought_nothing()
+    assert not hold.take_rescan()
+    async with hold.held():
+        pass
+    assert hold.take_rescan()
+    assert not hold.take_rescan()  # once

@@ -220,8 +220,8 @@ def run_preview(args: argparse.Namespace, config: Config) -> int:
             print(f"sokbo: refused {where}: {error.reason}", file=sys.stderr, flush=True)
             refused = True
             continue
-        message = to_message(
-            post, kind=PushKind.ALERT, site=config.site, language=config.bot.language
+        message = to_message(  # as a push now would say it
+            post, kind=PushKind.ALERT, site=config.site, language=config.bot.language, seen=now
         )
         _print_preview(post.key, preview_calls(message, args.platform, config), args)
     return 1 if refused else 0

@@ -8,14 +8,15 @@ import unicodedata
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.clock import Clock
 from bot.command_table import Access, Argument, CommandSpec, Text, help_lines, index
 from bot.config import Config
 from bot.i18n import t
 from bot.lookup import fold, suggest
-from bot.model import PostState, PushKind, Record, Reply
+from bot.model import Entry, PostState, PushKind, Record, Reply
+from bot.render.message import published
 from bot.render.text import truncate
 from bot.status import waited_minutes
 from bot.storage import Storage, StoreUnavailable
@@ -72,14 +73,24 @@ def parse_command(text: str, *, bot_name: str | None = None) -> Command | None:
     return Command(name.casefold(), args.strip())
 
 
-def split_count(args: str) -> tuple[str, int | None, bool]:
-    """Split `rest [n]` into the rest and n; the flag says whether a given n was in range."""
+@dataclass(frozen=True, slots=True)
+class Count:
+    """`rest [n]` read: the rest, and n (None: not given) capped at MOST."""
+
+    rest: str
+    number: int | None
+    is_capped: bool = False  # more were asked for than one reply lists
+    is_valid: bool = True  # False: n was 0
+
+
+def split_count(args: str) -> Count:
+    """Split `rest [n]` into the rest and n; an n over MOST is MOST, and says so."""
     rest, _, last = args.rpartition(" ")
     candidate = last if rest else args
     if candidate.isdecimal() and candidate.isascii():
         number = int(candidate)
-        return (rest if rest else ""), number, 1 <= number <= MOST
-    return args, None, True
+        return Count(rest, min(number, MOST), number > MOST, number >= 1)
+    return Count(args, None)
 
 
 def quoted(typed: str) -> str:
@@ -193,19 +204,20 @@ class Commands:
         return Reply((t("categories", caller.language), *(f"{name} ({n})" for name, n in counts)))
 
     async def _latest(self, args: str, caller: Caller) -> Reply:
-        rest, number, is_valid = split_count(args)
-        if not is_valid or rest:
+        count = split_count(args)
+        if not count.is_valid or count.rest:
             return Reply((t("count_range", caller.language, most=MOST),), is_private=True)
-        posts = await self.archive.newest(number or DEFAULT_COUNT)
-        return self._listing(t("latest", caller.language), posts, caller)
+        posts = await self.archive.newest(count.number or DEFAULT_COUNT)
+        return self._listing(t("latest", caller.language), posts, caller, count=count)
 
     async def _category(self, args: str, caller: Caller) -> Reply:
-        name, number, is_valid = split_count(args)
-        if not is_valid:
+        known = {fold(n): n for n, _ in await self.archive.categories()}
+        count = Count(args, None) if fold(args) in known else split_count(args)
+        if not count.is_valid:
             return Reply((t("count_range", caller.language, most=MOST),), is_private=True)
+        name = count.rest or ("" if count.number is None else args)  # `/category 2013`: a name
         if not name:
             return Reply((t("needs_category", caller.language),), is_private=True)
-        known = {fold(n): n for n, _ in await self.archive.categories()}
         if fold(name) not in known:
             lines = [t("unknown_category", caller.language, name=quoted(name))]
             close = suggest(name, known.values())
@@ -214,20 +226,42 @@ class Commands:
             else:
                 lines.append(t("see_categories", caller.language))
             return Reply(tuple(lines), is_private=True)
-        posts = await self.archive.newest(number or DEFAULT_COUNT, category=fold(name))
+        if name == args:
+            count = Count(name, None)
+        posts = await self.archive.newest(count.number or DEFAULT_COUNT, category=fold(name))
         return self._listing(
-            t("in_category", caller.language, name=known[fold(name)]), posts, caller
+            t("in_category", caller.language, name=known[fold(name)]), posts, caller, count=count
         )
 
-    def _listing(self, title: str, posts: Sequence[Record], caller: Caller) -> Reply:
+    def _listing(
+        self, title: str, posts: Sequence[Record], caller: Caller, *, count: Count
+    ) -> Reply:
+        """Posts as a news list: linked titles with date and categories; keys for admins."""
         if not posts:
             return Reply((t("no_posts", caller.language),))
+        if count.is_capped:
+            title += " " + t("capped", caller.language, most=MOST)
+        now = self.clock.now()
+        entries = tuple(
+            Entry(
+                title=record.post.title,
+                url=record.post.url,
+                when=self._when(record, now),
+                categories=record.post.categories,
+                key=record.post.key if caller.is_bot_admin else None,
+            )
+            for record in posts
+        )
+        return Reply((title,), entries=entries)
+
+    def _when(self, record: Record, now: datetime) -> str:
+        """A post's date as a list shows it: the time too when known, the year when not this
+        year's."""
         zone = self.config.site.zone
-        lines = [title]
-        for record in posts:
-            when = record.post.date.astimezone(zone).strftime("%m-%d %H:%M")
-            lines.append(f"{when} {record.post.title} [{record.post.key}]\n  {record.post.url}")
-        return Reply(tuple(lines))
+        moment, is_timed = published(record.post, zone, record.first_seen)
+        local = moment.astimezone(zone)
+        day = "%m-%d" if local.year == now.astimezone(zone).year else "%Y-%m-%d"
+        return local.strftime(f"{day} %H:%M" if is_timed else day)
 
     async def _find(self, args: str, caller: Caller, command: str) -> Record | Reply:
         if not args:
@@ -298,7 +332,9 @@ class Commands:
         scan = (
             "-"
             if summary.last_scan is None
-            else summary.last_scan.astimezone(self.config.site.zone).strftime("%H:%M:%S")
+            else summary.last_scan.astimezone(self.config.site.zone).strftime(
+                "%Y-%m-%d %H:%M:%S %Z"
+            )
         )
         paused = t("status_paused", caller.language) if summary.is_paused else ""
         line = t(

@@ -59,6 +59,7 @@ _STRINGS: dict[str, dict[str, str]] = {
         "ko": "/categories 로 목록을 보세요.",
         "en": "See /categories for the list.",
     },
+    "capped": {"ko": "(한 번에 최대 {most}개)", "en": "(at most {most} at a time)"},
     "count_range": {"ko": "n은 1부터 {most}까지입니다.", "en": "n must be from 1 to {most}."},
     "needs_category": {
         "ko": "카테고리 이름을 적어 주세요: /category 이름 [n]",
@@ -92,8 +93,8 @@ _STRINGS: dict[str, dict[str, str]] = {
     },
     "resumed": {"ko": "알림을 다시 보냅니다.", "en": "Alerts are flowing again."},
     "status": {
-        "ko": "대기 {queued} · 전송 {sent} · 재시도 {retrying} · 거부 {failed} · 포기 {dead} · 구독 {targets} · 거부된 파일 {refused} · 마지막 스캔 {scan}{paused}",
-        "en": "queued {queued} · sent {sent} · retrying {retrying} · failed {failed} · dead {dead} · subscribers {targets} · refused files {refused} · last scan {scan}{paused}",
+        "ko": "대기 {queued} · 전송 {sent} · 재시도 {retrying} · 거부 {failed} · 포기 {dead} · 구독 {targets} · 읽지 못한 파일 {refused} · 마지막 스캔 {scan}{paused}",
+        "en": "queued {queued} · sent {sent} · retrying {retrying} · failed {failed} · dead {dead} · subscribers {targets} · unreadable files {refused} · last scan {scan}{paused}",
     },
     "status_paused": {"ko": " · 일시 정지 중", "en": " · PAUSED"},
     "status_waiting": {
@@ -149,6 +150,11 @@ def t(string: str, language: str | None, /, **values: object) -> str:
     table = _STRINGS[string]
     text = table.get(language or "", table["ko"])
     return text.format(**values) if values else text
+
+
+def counted(count: int, noun: str) -> str:
+    """An English count with its noun: "1 post", "6,952 posts"."""
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
 
 
 def language_of(code: str | None, fallback: str) -> str:

@@ -159,20 +159,41 @@ class Message:
     image_url: str | None
     image_file: str | None
     categories: tuple[str, ...]
-    date: datetime
+    date: datetime  # when it was published: its date, or when sokbo saw it (a date-only post)
     site_name: str
     language: str
+    is_timed: bool = True  # False: only the day is known; show no time of day
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One post in a reply's list, as a news list shows it: a linked title, when, where."""
+
+    title: str
+    url: str
+    when: str  # its date (and time, when known), in the site's time zone
+    categories: tuple[str, ...]
+    key: str | None = None  # shown to the bot's admins only (what /repost and /retract take)
+
+    @property
+    def text(self) -> str:
+        """The entry as plain text: the title, then when and where, then the link."""
+        about = " · ".join([self.when, *self.categories])
+        key = "" if self.key is None else f" [{self.key}]"
+        return f"• {self.title}{key}\n  {about}\n  {self.url}"
 
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """A command's answer, as text lines every platform can show."""
+    """A command's answer, as text lines every platform can show, and a list of posts that
+    each platform shows its own way (linked titles, no link previews)."""
 
     lines: tuple[str, ...]
     is_private: bool = False  # only the caller should see it (Discord: ephemeral)
     progress_of: int | None = None  # a push whose delivery the reply may follow (a repost)
+    entries: tuple[Entry, ...] = ()  # after the lines
 
     @property
     def text(self) -> str:
-        """The reply as one text."""
-        return "\n".join(self.lines)
+        """The reply as one plain text."""
+        return "\n".join([*self.lines, *(entry.text for entry in self.entries)])

@@ -187,7 +187,7 @@ def test_no_typed_line_takes_the_console_down(console: Console) -> None:
     console.type("/category " + "x" * 10_000)
     console.expect("That is too long: a command takes at most 1,000 characters.")
     console.type("/lat\x00est 99")
-    console.expect("n must be from 1 to 20.")
+    console.expect("Latest posts: (at most 20 at a time)")
     console.type("/latest 1")
     console.expect("Latest posts:")
     assert console.process.poll() is None

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.commands import Caller, Command, Commands, parse_command, split_count
+from bot.commands import Caller, Command, Commands, Count, parse_command, split_count
 from bot.config import Config, SiteConfig
 from bot.lookup import complete_categories
-from bot.model import NewPush, PostState, PushKind, Record
+from bot.model import Entry, NewPush, PostState, PushKind, Record, Reply
 from bot.publish import Plan
 from bot.sqlite import open_sqlite
 from bot.storage import Storage
@@ -52,11 +52,11 @@ def test_parse_command(text: str, expected: Command | None) -> None:
 
 @pytest.mark.parametrize(
     ("args", "expected"),
-    [("", ("", None, True)), ("5", ("", 5, True)), ("경제 3", ("경제", 3, True)), ("New York", ("New York", None, True)),
-     ("21", ("", 21, False)), ("0", ("", 0, False)), ("경제 99", ("경제", 99, False))],
+    [("", Count("", None)), ("5", Count("", 5)), ("경제 3", Count("경제", 3)), ("New York", Count("New York", None)),
+     ("21", Count("", 20, is_capped=True)), ("0", Count("", 0, is_valid=False)), ("경제 99", Count("경제", 20, is_capped=True))],
 )  # fmt: skip
-def test_split_count(args: str, expected: tuple[str, int | None, bool]) -> None:
-    """A trailing number is the count, checked against 1..20."""
+def test_split_count(args: str, expected: Count) -> None:
+    """A trailing number is the count: more than 20 is 20, and says so; 0 is no count."""
     assert split_count(args) == expected
 
 
@@ -121,31 +121,61 @@ async def ask(commands: Commands, text: str, caller: Caller = READER) -> str:
     return (await commands.handle(command, caller)).text
 
 
-async def test_latest_and_categories(open_storage: Opener) -> None:
-    """/latest lists the newest first with keys; /categories counts posts per category."""
+async def answer(commands: Commands, text: str, caller: Caller = READER) -> Reply:
+    """Send one line as `caller` and return the whole reply."""
+    command = parse_command(text)
+    assert command is not None
+    return await commands.handle(command, caller)
+
+
+async def test_latest_reads_like_news_with_keys_for_admins_only(open_storage: Opener) -> None:
+    """/latest: the newest first, each a titled link with its date, time and categories; the
+    key (what /repost takes) only for the bot's admins; /categories counts posts."""
     async with newsroom(open_storage) as (commands, _, _):
-        latest = await ask(commands, "/latest 2")
-        assert latest.splitlines()[0] == "Latest posts:"
-        assert "New York marathon [d]" in latest.splitlines()[1]
-        assert "Moon probe [c]" in latest.splitlines()[3]
-        assert len(latest.splitlines()) == 5
+        latest = await answer(commands, "/latest 2")
+        assert latest.lines == ("Latest posts:",)
+        assert latest.entries == (
+            Entry("New York marathon", "https://news.example.com/d/", "11-22 08:00", ("New York",)),
+            Entry("Moon probe", "https://news.example.com/c/", "11-22 07:00", ("Science",)),
+        )
+        assert latest.text.splitlines()[1:4] == [
+            "• New York marathon", "  11-22 08:00 · New York", "  https://news.example.com/d/"
+        ]
+        keyed = await answer(commands, "/latest 2", ADMIN)
+        assert [entry.key for entry in keyed.entries] == ["d", "c"]
+        assert keyed.text.splitlines()[1] == "• New York marathon [d]"
         assert (
             await ask(commands, "/categories")
             == "Categories:\n경제 (2)\nNew York (1)\nScience (1)\n정치 (1)"
         )
-        assert await ask(commands, "/latest 50") == "n must be from 1 to 20."
+        capped = await answer(commands, "/latest 50")
+        assert capped.lines == ("Latest posts: (at most 20 at a time)",)
+        assert len(capped.entries) == 4  # every post there is
+        assert await ask(commands, "/latest 0") == "n must be from 1 to 20."
+
+
+async def test_a_post_dated_by_day_lists_the_time_it_was_seen_or_no_time(
+    open_storage: Opener,
+) -> None:
+    """`date: 2026-11-22` is midnight to Jekyll: the list shows when sokbo first saw it on
+    that day, or the day alone for a post first seen on a later day."""
+    day = datetime(2026, 11, 22, tzinfo=UTC)
+    async with open_storage() as storage:
+        fresh = Record(post("fresh", date=day), PostState.PUBLISHED, first_seen=T0, is_alerted=True)
+        old = Record(post("old", date=day - timedelta(days=400)), PostState.PUBLISHED, first_seen=T0, is_alerted=True)
+        await storage.archive.record_scan(Plan(records=(fresh, old)), (), now=T0, site=None)
+        commands = Commands(storage, Config(), FakeClock(T0), nudge=lambda: None)
+        listed = await answer(commands, "/latest")
+        assert [entry.when for entry in listed.entries] == ["11-22 09:00", "2025-10-18"]
 
 
 @pytest.mark.parametrize("name", ["경제", "  경제 ", unicodedata.normalize("NFD", "경제")])
 async def test_category_matches_after_nfc(open_storage: Opener, name: str) -> None:
     """Korean names match in either normalisation form."""
     async with newsroom(open_storage) as (commands, _, _):
-        reply = await ask(commands, f"/category {name}")
-        assert reply.splitlines()[0] == "Latest in 경제:"
-        assert [line.rsplit("[", 1)[1].rstrip("]") for line in reply.splitlines()[1::2]] == [
-            "b",
-            "a",
-        ]
+        reply = await answer(commands, f"/category {name}")
+        assert reply.lines == ("Latest in 경제:",)
+        assert [entry.title for entry in reply.entries] == ["Chip exports", "Budget deal"]
 
 
 @pytest.mark.parametrize(
@@ -274,11 +304,13 @@ async def test_pause_resume_and_status(open_storage: Opener) -> None:
         )
         assert (await ask(commands, "/status", ADMIN)).endswith("· PAUSED")
         assert await ask(commands, "/resume", ADMIN) == "Alerts are flowing again."
-        status = await ask(commands, "/status", ADMIN)
-        assert status.startswith(
-            "queued 0 · sent 0 · retrying 0 · failed 0 · dead 0 · subscribers 0 · refused files 0"
+        assert await ask(commands, "/status", ADMIN) == (
+            "queued 0 · sent 0 · retrying 0 · failed 0 · dead 0 · subscribers 0 · "
+            "unreadable files 0 · last scan 2026-11-22 09:00:00 UTC"
         )
-        assert "PAUSED" not in status
+        korean = await ask(commands, "/status", replace(ADMIN, language="ko"))
+        assert korean.endswith("읽지 못한 파일 0 · 마지막 스캔 2026-11-22 09:00:00 UTC")
+        assert korean.count("거부") == 1  # rejected messages only
 
 
 async def test_status_names_the_posts_waiting_for_their_pages(open_storage: Opener) -> None:
@@ -373,7 +405,7 @@ LONG = "가" * 10_000
         ("/repost %", "No post matches '%'."),
         ("/latest 0", "n must be from 1 to 20."),
         ("/latest -1", "n must be from 1 to 20."),
-        ("/latest 99999999999999999999999999", "n must be from 1 to 20."),
+        ("/latest 99999999999999999999999999", "Latest posts: (at most 20 at a time)"),
         ("/latest ²", "n must be from 1 to 20."),
         ("/latest ١٢", "n must be from 1 to 20."),
         ("/latest 1e3", "n must be from 1 to 20."),

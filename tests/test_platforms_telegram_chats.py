@@ -169,7 +169,6 @@ async def test_commands_answer_in_the_users_language(tmp_path: Path) -> None:
     async with live(tmp_path) as bot:
         [latest] = await bot.ask(command(PRIVATE, "/latest", language="en"), 111)
         assert latest.startswith("Latest posts:")
-        assert "[2026-11-22-story]" in latest
         [category] = await bot.ask(command(PRIVATE, "/category 정치"), 111)
         assert category.startswith("정치의 최신 글:")
         menus = {call.get("language_code"): call for call in bot.api.calls("setMyCommands")}
@@ -180,6 +179,23 @@ async def test_commands_answer_in_the_users_language(tmp_path: Path) -> None:
             assert [entry["command"] for entry in menu["commands"]] == readers
         assert menus[None]["commands"][1]["description"] == "the newest posts"
         assert menus["ko"]["commands"][4]["description"] == "이 채팅에서 알림 받기"
+
+
+async def test_lists_are_linked_titles_without_previews_and_keys_for_admins(
+    tmp_path: Path,
+) -> None:
+    """/latest on Telegram: HTML, each title a link over its date and category, no link
+    preview; a reader sees no keys, an admin sees each post's key."""
+    async with live(tmp_path) as bot:
+        await bot.ask(command(PRIVATE, "/latest", language="en"), 111)
+        [call] = [c for c in bot.api.calls("sendMessage") if int(c["chat_id"]) == 111]
+        assert call["parse_mode"] == "HTML"
+        assert call["link_preview_options"] == {"is_disabled": True}
+        assert '<a href="https://news.example.com/2026-11-22-story/">' in call["text"]
+        assert "2026-11-22-story]" not in visible_text(call["text"])
+        admin = {**PRIVATE, "id": ADMIN_ID}
+        [listed] = await bot.ask(command(admin, "/latest", user_id=ADMIN_ID, language="en"), ADMIN_ID)
+        assert "[2026-11-22-story]" in visible_text(listed)
 
 
 async def test_in_a_group_only_admins_subscribe_and_mentions_of_other_bots_are_ignored(

@@ -28,6 +28,7 @@ from bot.errands import Errands
 from bot.errors import PlatformError
 from bot.i18n import LANGUAGES, language_of
 from bot.platforms.telegram.send import NAME, TelegramPlatform
+from bot.render.lists import telegram_html
 from bot.storage import Storage
 
 ALLOWED_UPDATES = ["message", "channel_post", "my_chat_member"]  # edited messages never re-run
@@ -141,6 +142,7 @@ class TelegramChats:
         answer = await self.platform.reply(
             chat.id, reply.text, kind=str(chat.type),
             reply_to=message.message_id, thread_id=message.message_thread_id,
+            html=telegram_html(reply) if reply.entries else None,
         )  # fmt: skip
         if answer is not None and reply.progress_of is not None:
             self.errands.follow(

@@ -13,8 +13,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from telegram import Bot, InputFile, ReplyParameters
+from telegram import Bot, InputFile, LinkPreviewOptions, ReplyParameters
 from telegram import Message as TelegramReply
+from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -59,6 +60,8 @@ NOT_MODIFIED = "message is not modified"
 # InputMedia names an uploaded file by its multipart field, attach://<field> (Bot API,
 # "Sending files"); a sendPhoto upload is the `photo` field itself.
 MEDIA_FIELD = "photo_upload"
+
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)  # a reply's links are for tapping, not previews
 
 log = logging.getLogger(__name__)
 
@@ -134,14 +137,18 @@ class TelegramPlatform:
         kind: str = "private",
         reply_to: int | None = None,
         thread_id: int | None = None,
+        html: str | None = None,
     ) -> TelegramReply | None:
-        """Answer in a chat, ahead of pushes, a 429 waited out; None if it never went."""
+        """Answer in a chat (as `html` when given, else plain `text`), without link previews,
+        ahead of pushes, a 429 waited out; None if it never went."""
         answering = (
             ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
         )
         return await send_reply(
             lambda: self.bot.send_message(
-                chat_id, text, reply_parameters=answering, message_thread_id=thread_id
+                chat_id, text if html is None else html, reply_parameters=answering,
+                message_thread_id=thread_id, link_preview_options=NO_PREVIEW,
+                parse_mode=None if html is None else ParseMode.HTML,
             ),
             pacer=self.pacer, clock=self.clock, key=str(chat_id), translate=_translate,
             what=f"telegram: reply in chat {chat_id}",

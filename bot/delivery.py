@@ -12,7 +12,7 @@ from typing import Protocol
 from bot.clock import Clock, sleep_or
 from bot.config import Config
 from bot.errors import MessageGone, SendError, Transient, Unknown
-from bot.fanout import fan_out
+from bot.fanout import FIRST_SENDS, QueuedPush, fan_out
 from bot.faults import StoreFaults
 from bot.model import DeliveryStatus, Message, MessageRef, PostState, PushKind, Target
 from bot.outages import Outages
@@ -54,6 +54,15 @@ class Platform(Protocol):
         ...
 
 
+def _log_reach(push: QueuedPush, reached: int, chats: int) -> None:
+    """One line per first send: how many chats it reaches, and why the others do not."""
+    if push.kind not in FIRST_SENDS or push.only is not None:
+        return
+    left = chats - reached
+    why = "" if not left else f"; {left:,} not subscribed to {', '.join(push.categories) or '-'}"
+    log.info("%s post=%s reaches %d of %d chats%s", push.kind, push.key, reached, chats, why)
+
+
 class Delivery:
     """Drains the outbox into the platforms, in order per target, until stopped."""
 
@@ -91,7 +100,10 @@ class Delivery:
             return 0
         targets = await self.chats.active_targets()
         plan = {push.push_id: fan_out(push, targets) for push in queued}
-        return await self.outbox.fan_out(plan, now=self.clock.now())
+        added = await self.outbox.fan_out(plan, now=self.clock.now())
+        for push in queued:
+            _log_reach(push, len(plan[push.push_id]), len(targets))
+        return added
 
     async def claim(self, limit: int = MAX_IN_FLIGHT) -> list[Job]:
         """Fan out queued pushes and claim up to `limit` deliveries due now on unheld platforms."""
@@ -169,7 +181,10 @@ class Delivery:
             await self.faults.retry(lambda: self.outbox.failed(job, hidden, now=self.clock.now()))
             return
         language = job.target.language or self.config.bot.language
-        message = to_message(record.post, kind=job.kind, site=self.config.site, language=language)
+        message = to_message(
+            record.post, kind=job.kind, site=self.config.site, language=language,
+            seen=record.first_seen,
+        )  # fmt: skip
         try:
             await platform.ready(job.target)
             ref = await self._call(platform, job, message)

@@ -259,21 +259,37 @@ def _alerts(
         ordered = [record for record, _ in work.candidates]
         cut = len(ordered) - min(work.rules.backfill, len(ordered))
         for record in ordered[:cut]:
-            _spend(record, work, Verdict.ARCHIVED)
+            _spend(record, work, Verdict.ARCHIVED)  # logged as one line: see tracker._log
         return _push(ordered[cut:], work, Verdict.BACKFILLED), []
     fresh = []
     for record, before in work.candidates:
         # A flip from `published: false` is news whatever the date; anything else must be fresh.
         if before is not PostState.UNPUBLISHED and work.is_too_old(record.post):
-            _spend(record, work, Verdict.TOO_OLD, f"date={record.post.date.isoformat()}")
+            _spend(record, work, Verdict.TOO_OLD, _too_old(record.post, work.rules))
         else:
             fresh.append(record)
     cut = len(fresh) - min(max(0, work.rules.max_burst - recent_alerts), len(fresh))
     for record in fresh[:cut]:
-        _spend(record, work, Verdict.BURST)
+        _spend(record, work, Verdict.BURST, _held(work.rules))
     notices = [_burst_notice(fresh[:cut], len(fresh) - cut, recent_alerts, work.rules.max_burst)]
     notices = notices if cut else []
     return _push(fresh[cut:], work, Verdict.NEW), notices
+
+
+def _too_old(post: Post, rules: BotSettings) -> str:
+    """Why a post became news too late to push, in the log's words."""
+    return (
+        f"date={post.date.isoformat()}: older than bot.max_age_hours = {rules.max_age_hours:g} h "
+        "when first seen; recorded, not pushed (/repost KEY sends it)"
+    )
+
+
+def _held(rules: BotSettings) -> str:
+    """Why a post of a burst was not pushed."""
+    return (
+        f"more than bot.max_burst = {rules.max_burst} new within a minute; recorded, not "
+        "pushed (/repost KEY sends it)"
+    )
 
 
 def _burst_notice(held: Sequence[Record], pushed: int, recent: int, max_burst: int) -> str:

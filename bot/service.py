@@ -21,6 +21,7 @@ from bot.delivery import Delivery, Platform
 from bot.errors import ConfigError, PlatformError
 from bot.faults import StoreFaults
 from bot.gitpull import Pulled, Puller, find_checkout
+from bot.i18n import counted
 from bot.instance import AlreadyRunning
 from bot.live import LiveCheck, Prober
 from bot.platforms import FACTORIES
@@ -352,7 +353,7 @@ async def _banner(
     states = summary.posts_by_state
     print(
         f"sokbo {__version__} is watching {config.site.posts_dir}: "
-        f"{sum(states.values())} posts ({states.get('published', 0)} published, "
+        f"{counted(sum(states.values()), 'post')} ({states.get('published', 0)} published, "
         f"{states.get('scheduled', 0)} scheduled, {states.get('unpublished', 0)} unpublished), "
         f"{len(summary.refused)} refused; time zone {config.site.timezone}.\n"
         f"{more}\n{where} Ctrl-C stops.",

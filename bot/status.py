@@ -5,12 +5,28 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal, overload
 
-from bot.storage import Summary
+from bot.storage import Decided, Summary
 
 _STATES = ("published", "scheduled", "unpublished", "gone")
 
 
 _DELIVERIES = ("pending", "sending", "retry", "sent", "dead", "rejected", "cancelled")
+
+
+def _alert(decided: Decided) -> str | None:
+    """Where a post's first alert stands, in words."""
+    match decided.alert:
+        case None:
+            return None
+        case "waiting":
+            return "(its alert waits for its page)"
+        case "pending":
+            return "(its alert is queued)"
+        case "cancelled":
+            return "(its alert was cancelled)"
+    if not decided.chats:
+        return "(its alert reached no chat: none is subscribed to its categories)"
+    return f"(its alert went to {decided.sent} of {decided.chats} chats)"
 
 
 def waited_minutes(since: datetime, now: datetime) -> int:
@@ -38,6 +54,16 @@ def describe(summary: Summary, *, as_json: bool, now: datetime) -> dict[str, Any
                 {"key": key, "since": since.isoformat(), "minutes": waited_minutes(since, now)}
                 for key, since in summary.waiting
             ],
+            "recent": [
+                {
+                    "key": d.key,
+                    "verdict": d.verdict,
+                    "reason": d.reason,
+                    "at": d.at.isoformat(),
+                    "alert": _alert(d),
+                }
+                for d in summary.recent
+            ],
             "deliveries": rows,
             "last_scan": None if summary.last_scan is None else summary.last_scan.isoformat(),
         }
@@ -56,6 +82,11 @@ def describe(summary: Summary, *, as_json: bool, now: datetime) -> dict[str, Any
             f"  {key}  waiting for its page, {waited_minutes(since, now)} min"
             for key, since in summary.waiting
         ]
+    if summary.recent:
+        lines += ["", "Recent decisions (why each post was or was not pushed):"]
+        for decided in summary.recent:
+            why = " ".join(part for part in (decided.reason, _alert(decided)) if part)
+            lines.append(f"  {decided.at:%Y-%m-%d %H:%M}  {decided.verdict}  {decided.key}  {why}")
     if summary.scheduled:
         lines += ["", "Scheduled:"]
         lines += [f"  {at.isoformat(' ')}  {key}" for key, at in summary.scheduled]

@@ -45,6 +45,19 @@ class Refusal:
 
 
 @dataclass(frozen=True, slots=True)
+class Decided:
+    """The last decision about a recent post, and where its first alert stands."""
+
+    key: str
+    verdict: str  # as logged: new, too-old, burst-held, scheduled …
+    reason: str | None  # the log's detail: why it was (not) pushed
+    at: datetime
+    alert: str | None  # its first alert's push: waiting, pending, fanned, cancelled; None: none
+    chats: int  # the chats that alert reached
+    sent: int  # … and got it
+
+
+@dataclass(frozen=True, slots=True)
 class Summary:
     """What `sokbo status` and `/status` show."""
 
@@ -57,6 +70,7 @@ class Summary:
     is_paused: bool
     last_scan: datetime | None
     waiting: tuple[tuple[str, datetime], ...] = ()  # first alerts waiting for their pages, since
+    recent: tuple[Decided, ...] = ()  # the latest decisions, newest first
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from functools import partial
 from bot.clock import Clock, sleep_or
 from bot.config import BotSettings, SiteConfig
 from bot.faults import StoreFaults
+from bot.i18n import counted
 from bot.model import Record
 from bot.publish import Decision, Plan, Snapshot, decide
 from bot.source import READER_VERSION
@@ -188,8 +189,9 @@ def reading_identity(site: SiteConfig) -> str:
 def _moved(was: str, now: str, moved: int) -> str:
     log.warning("the site's links changed: %s -> %s", was, now)
     return (
-        f"the site's links changed ({was} -> {now}): {moved:,} posts now link to the new "
-        "address; messages already sent keep their links (no corrections are sent for this)"
+        f"the site's links changed ({was} -> {now}): the links of {counted(moved, 'post')} "
+        "now point to the new address; messages already sent keep their links (no corrections "
+        "are sent for this)"
     )
 
 

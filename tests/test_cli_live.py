@@ -131,6 +131,9 @@ def test_a_signed_push_webhook_pulls_at_once_and_a_forged_one_is_refused(
         env={"HOME": str(tmp_path), "GIT_CONFIG_NOSYSTEM": "1", "SOKBO_WEBHOOK_SECRET": SECRET},
     )
     try:
+        service.expect_log(
+            ": 1 post (1 published, 0 scheduled, 0 unpublished)"
+        )  # one: no "1 posts"
         service.expect_log(f"Webhooks: POST http://127.0.0.1:{port}/webhook/github")
         name, text, page = fresh_post("webhook")
         fake_site.deploy(page)

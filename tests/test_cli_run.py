@@ -51,6 +51,7 @@ def test_run_watches_records_and_stops_cleanly(service: Console, tmp_path: Path)
     )
     (tmp_path / "posts" / "broken.md").write_bytes("---\ntitle: café\n---\n".encode("latin-1"))
     service.expect_log("new post=fresh")
+    service.expect_log("alert post=fresh reaches 1 of 1 chats")
     service.expect_log("delivered alert post=fresh to=console:stdout")
     service.expect_log("refused broken.md:2: not UTF-8 text (byte 0xE9 cannot be decoded)")
     current = status(tmp_path)  # read while the service runs
@@ -65,6 +66,10 @@ def test_run_watches_records_and_stops_cleanly(service: Console, tmp_path: Path)
     assert current["pushes_pending"] == 0  # fanned out to the console at once, and delivered
     assert current["deliveries"]["sent"] == 1
     assert [r["path"] for r in current["refused"]] == ["broken.md"]
+    why = {d["key"]: (d["verdict"], d["reason"], d["alert"]) for d in current["recent"]}
+    assert why["fresh"] == ("new", None, "(its alert went to 1 of 1 chats)")
+    assert why["later"] == ("scheduled", "at=2099-01-01T09:00:00+09:00", None)
+    assert "2026-01-02-b" not in why  # the archive: one log line says it for all
     assert service.stop() == 0
     service.expect_log("sokbo stopped")
     assert not (tmp_path / "sokbo.db-wal").exists()  # the last connection closed and checkpointed
@@ -80,6 +85,22 @@ def test_a_second_service_on_the_same_database_refuses_to_start(
     assert "another sokbo is already running on" in second.stderr
     assert f"(pid {service.process.pid})" in second.stderr
     assert "Traceback" not in second.stderr
+
+
+def test_status_says_why_a_post_was_not_pushed(service: Console, tmp_path: Path) -> None:
+    """A post three days old when it appears is recorded, not pushed; the log and `sokbo
+    status` say why, with the setting that decided it."""
+    service.expect_log("watching")
+    date = (datetime.now(UTC) - timedelta(days=3)).isoformat(" ", "seconds")
+    (tmp_path / "posts" / "stale.md").write_text(f"---\ntitle: Stale\ndate: {date}\n---\nOld.\n")
+    logged = service.expect_log("too-old post=stale")
+    assert "older than bot.max_age_hours = 24 h when first seen; recorded, not pushed" in logged
+    text = sokbo("status", cwd=tmp_path).stdout
+    assert "Recent decisions (why each post was or was not pushed):" in text
+    [line] = [line for line in text.splitlines() if "  too-old  stale  " in line]
+    assert line.endswith(
+        "older than bot.max_age_hours = 24 h when first seen; recorded, not pushed (/repost KEY sends it)"
+    )
 
 
 def test_status_reads_as_text(service: Console, tmp_path: Path) -> None:

@@ -138,8 +138,9 @@ async def test_a_new_site_address_updates_links_without_corrections(tmp_path: Pa
         assert plan.pushes == ()
         assert (await store.record("a")).post.url == "http://localhost:4000/a/"  # type: ignore[union-attr]
         assert told == [
-            f"the site's links changed ({old_site} -> {new_site}): 1 posts now link to the new "
-            "address; messages already sent keep their links (no corrections are sent for this)"
+            f"the site's links changed ({old_site} -> {new_site}): the links of 1 post now "
+            "point to the new address; messages already sent keep their links (no corrections "
+            "are sent for this)"
         ]
         edited = await moved.sync(
             Snapshot((post("a", at=T0, url="http://localhost:4000/a/", title="Fixed"),))

@@ -11,7 +11,7 @@ import aiosqlite
 from bot.errors import PostError
 from bot.lookup import fold
 from bot.model import KnownFile, PushKind, Record
-from bot.publish import BURST_WINDOW, Plan
+from bot.publish import BURST_WINDOW, Plan, Verdict
 from bot.sqlite.connection import Database, get_meta, set_meta, stamp, unstamp
 from bot.sqlite.outbox import cancel_unsent
 from bot.sqlite.rows import UPSERT_POST, listed, post_row, record_of, refusal_of
@@ -190,6 +190,14 @@ class SqliteArchive:
                     for push in plan.pushes
                 ],
             )
+            await db.executemany(
+                "UPDATE posts SET verdict = ?, reason = ?, decided_at = ? WHERE key = ?",
+                (
+                    (decision.verdict.value, decision.detail or None, now_text, decision.key)
+                    for decision in plan.decisions
+                    if decision.verdict not in UNTOLD
+                ),
+            )
             for key in plan.cancelled:
                 await cancel_unsent(db, key, now=now)
             fresh = await self._replace_refusals(db, refused, paths, now)
@@ -231,6 +239,11 @@ class SqliteArchive:
             [(error.path, error.reason, error.line, stamp(now)) for error in fresh],
         )
         return fresh
+
+
+# Decisions `sokbo status` does not list: the first run's archive (one log line says it for
+# all) and edits or renames that change nothing about pushing (a body read again is one).
+UNTOLD = frozenset({Verdict.ARCHIVED, Verdict.UPDATED, Verdict.RENAMED})
 
 
 def _status(kind: PushKind, hold_alerts: bool) -> str:

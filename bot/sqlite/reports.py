@@ -8,7 +8,20 @@ from bot.sqlite.archive import LAST_SCAN
 from bot.sqlite.connection import Database, unstamp
 from bot.sqlite.outbox import PAUSED
 from bot.sqlite.rows import refusal_of
-from bot.storage import Summary
+from bot.storage import Decided, Summary
+
+RECENT_SHOWN = 10  # decisions `sokbo status` explains
+_ALERT_ROWS = (
+    "FROM outbox o JOIN pushes a ON a.id = o.push_id WHERE a.post_id = p.id AND a.kind = 'alert'"
+)
+RECENT = (
+    "SELECT p.key, p.verdict, p.reason, p.decided_at, "
+    "(SELECT status FROM pushes WHERE post_id = p.id AND kind = 'alert' ORDER BY id DESC "
+    f"LIMIT 1), (SELECT COUNT(*) {_ALERT_ROWS}), "
+    f"(SELECT COUNT(*) {_ALERT_ROWS} AND o.status = 'sent') "
+    "FROM posts p WHERE p.decided_at IS NOT NULL ORDER BY p.decided_at DESC, p.id DESC "
+    f"LIMIT {RECENT_SHOWN}"
+)
 
 
 class SqliteReports:
@@ -37,6 +50,7 @@ class SqliteReports:
             "WHERE p.status = 'waiting' ORDER BY p.id"
         )
         waiting = tuple((str(row[0]), unstamp(row[1])) for row in await every(query))
+        recent = tuple(_decided(row) for row in await every(RECENT))
         rows = await every("SELECT status, COUNT(*) FROM outbox GROUP BY status")
         targets = await one(  # as Chats.active_targets has them, counted in SQL
             "SELECT COUNT(*) FROM targets WHERE is_active = 1 AND subscribed > 0"
@@ -55,4 +69,12 @@ class SqliteReports:
             is_paused=meta.get(PAUSED) == "1",
             last_scan=None if last_scan is None else unstamp(last_scan),
             waiting=waiting,
+            recent=recent,
         )
+
+
+def _decided(row: sqlite3.Row) -> Decided:
+    return Decided(
+        key=str(row[0]), verdict=str(row[1]), reason=row[2], at=unstamp(row[3]),
+        alert=row[4], chats=int(row[5]), sent=int(row[6]),
+    )  # fmt: skip

@@ -192,6 +192,14 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE pushes ADD COLUMN told TEXT;  -- rebuild, timeout
     """,
+    # 8: why each post was or was not pushed: the last decision about it, as logged (the
+    # first run's archive is left out: one line in the log says it for all of them).
+    """
+    ALTER TABLE posts ADD COLUMN verdict TEXT;
+    ALTER TABLE posts ADD COLUMN reason TEXT;
+    ALTER TABLE posts ADD COLUMN decided_at TEXT;
+    CREATE INDEX posts_by_decision ON posts (decided_at) WHERE decided_at IS NOT NULL;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -230,8 +230,10 @@ async def test_replies_follow_the_users_locale(
         answer = await bot.ask("latest", {"n": 3}, locale="en-US")
         lines = answer.messages[0]["content"].split("\n")
         assert lines[0] == "Latest posts:"
-        assert lines[1].endswith("국회 본회의 통과 \\[2026-11-22-story\\]")  # no link syntax
-        assert lines[2] == "  <https://news.example.com/2026-11-22-story/>"
+        assert lines[1].startswith("[")  # the title, linked
+        assert lines[1].endswith("국회 본회의 통과](<https://news.example.com/2026-11-22-story/>)")
+        assert lines[2].startswith("-# ")  # its date and categories, small
+        assert "2026-11-22-story" not in lines[2]  # no key for a reader
 
 
 async def test_admin_commands_are_for_configured_admins_and_roles(
@@ -260,10 +262,11 @@ async def test_a_category_named_like_a_number(
     async with live(tmp_path, monkeypatch) as bot:
         await bot.publish("2013-05-01-archive", alert=False, title="옛 글", categories=("2013",))
         answer = await bot.ask("category", {"name": "2013"})
-        title, listed, link = text(answer).split("\n")
+        title, listed, about = text(answer).split("\n")
         assert title == "2013의 최신 글:"
-        assert listed.endswith("옛 글 [2013-05-01-archive]")
-        assert link == "  <https://news.example.com/2013-05-01-archive/>"
+        assert listed == "[옛 글](<https://news.example.com/2013-05-01-archive/>)"
+        assert about.startswith("-# ")
+        assert about.endswith(" · 2013")
 
 
 async def test_repost_reports_its_progress_by_editing_the_reply(

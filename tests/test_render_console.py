@@ -74,3 +74,20 @@ def test_hostile_text_cannot_reach_the_terminal() -> None:
     assert block.splitlines()[0] == "[2024-07-13-2925] evil[2J second line"
     assert "\x1b" not in block
     assert len(block.splitlines()[1]) <= 400
+
+
+def test_a_day_without_a_time_shows_the_date_alone() -> None:
+    """A post dated by day alone shows no midnight: `2024-07-13`, not `2024-07-13 00:00 +0900`."""
+    day = message(date=datetime(2024, 7, 13, tzinfo=SEOUL), is_timed=False)
+    assert render(day).splitlines()[2] == "#News #한미_관계 · 2024-07-13 · koreablockchain"
+    timed = message(date=datetime(2024, 7, 13, tzinfo=SEOUL))
+    assert (
+        render(timed).splitlines()[2]
+        == "#News #한미_관계 · 2024-07-13 00:00 +0900 · koreablockchain"
+    )
+
+
+def test_tags_are_the_hashtags_telegram_and_discord_show() -> None:
+    """Each category once, made a valid hashtag; one of digits alone is left out."""
+    block = render(message(categories=("정치", "C++ / Rust", "2024", "정치")))
+    assert block.splitlines()[2].startswith("#정치 #C_Rust · 2024-07-13 09:30")

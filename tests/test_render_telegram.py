@@ -13,7 +13,6 @@ from bot.model import Message, PushKind, TelegramOptions
 from bot.render.telegram import (
     MAX_CAPTION,
     MAX_TEXT,
-    hashtag,
     render,
     render_delete,
     render_edit,
@@ -31,6 +30,7 @@ CAPTION = (
     "한미동맹, 여야 모두 &lt;탄탄한&gt; 지지 &amp; 기반</a></b>\n\n"
     "미국 대선, 한미동맹, 푸틴 방북 등 다양한 이슈가 혼재된 논란이 끊이지 않고 있다.\n\n#News #한미_관계"
 )
+HREF = "https://news.example.com/news/2925.html?utm_source=tg&amp;a=&quot;b&quot;"
 BUTTON = {"inline_keyboard": [[{"text": "기사 보기", "url": URL}]]}
 
 
@@ -180,13 +180,32 @@ def test_the_text_fallback_for_a_refused_image() -> None:
 
 
 @pytest.mark.parametrize(
-    ("category", "tag"),
-    [("News", "#News"), ("한미 관계", "#한미_관계"), ("C++ / Rust", "#C_Rust"), ("2024", None), ("!!!", None),
-     ("Café-Bar", "#Café_Bar"), ("وبلاگ", "#وبلاگ")],
-)  # fmt: skip
-def test_hashtags_are_valid_for_telegram(category: str, tag: str | None) -> None:
-    """Letters, digits and underscores only, never digits alone."""
-    assert hashtag(category) == tag
+    ("title", "shown"),
+    [
+        ("5.18 민주화운동 기념식", "5.18 민주화운동 기념식"),
+        ("1. 임영웅", "1. 임영웅"),
+        ("#1 뉴스 *속보* _a_ ~b~ |c| `d`", "#1 뉴스 *속보* _a_ ~b~ |c| `d`"),
+        ("> 인용 - 목록 \\ [e](f)", "&gt; 인용 - 목록 \\ [e](f)"),
+        ("<탄탄한> \"지지\" & '기반'", "&lt;탄탄한&gt; \"지지\" &amp; '기반'"),
+    ],
+)
+def test_html_escapes_only_ampersands_and_angle_brackets(title: str, shown: str) -> None:
+    """Telegram's HTML has no Markdown: only `&`, `<`, `>` are escaped, quotes stay in text."""
+    text = render(message(title=title, excerpt="", categories=())).text
+    assert text == f'<b><a href="{HREF}">{shown}</a></b>'
+
+
+def test_the_link_escapes_what_ends_its_attribute() -> None:
+    """In `href="…"`: `&`, `<`, `>` and `"`; an apostrophe needs nothing."""
+    text = render(message(url="https://x.org/?a=1&b='2'", excerpt="", categories=())).text
+    assert text.startswith("<b><a href=\"https://x.org/?a=1&amp;b='2'\">")
+
+
+def test_a_day_without_a_time_changes_nothing() -> None:
+    """The caption shows no date (Telegram stamps each message itself): the same either way."""
+    day = message(date=datetime(2024, 7, 13, tzinfo=SEOUL), is_timed=False)
+    assert render(day).params(1, DEFAULTS) == render(message()).params(1, DEFAULTS)
+    assert render(day).text == CAPTION
 
 
 def test_a_long_excerpt_is_cut_to_the_caption_limit() -> None:

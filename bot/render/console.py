@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.i18n import t
 from bot.model import Message, PushKind
-from bot.render.text import clean_text, truncate
+from bot.render.text import clean_text, hashtags, truncate
 
 MAX_EXCERPT = 400  # a terminal block stays a glance, not an article
 
@@ -19,8 +19,8 @@ def render(message: Message) -> str:
     lines = [head]
     if message.excerpt:
         lines.append(truncate(clean_text(message.excerpt), MAX_EXCERPT))
-    tags = " ".join(f"#{clean_text(c).replace(' ', '_')}" for c in message.categories)
-    when = message.date.strftime("%Y-%m-%d %H:%M %z")
+    tags = hashtags(message.categories)  # as Telegram and Discord show them
+    when = message.date.strftime("%Y-%m-%d %H:%M %z" if message.is_timed else "%Y-%m-%d")
     lines.append(" · ".join(part for part in (tags, when, message.site_name) if part))
     lines.append(f"{t('link', message.language)}: {message.url}")
     image = message.image_file or message.image_url

@@ -4,25 +4,34 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from bot.i18n import t
-from bot.model import DiscordOptions, Message, Reply
-from bot.render.text import clean_text, escape_markdown, truncate, utf16_len
+from bot.model import DiscordOptions, Entry, Message, Reply
+from bot.render.text import (
+    MAX_TAGS,
+    clean_text,
+    escape_markdown,
+    escape_title_markdown,
+    hashtags,
+    truncate,
+    utf16_len,
+)
 
 # Discord's embed limits (discord.com/developers/docs/resources/message#embed-object-embed-limits)
 MAX_TITLE = 256
 MAX_DESCRIPTION = 4096
 MAX_FOOTER = 2048
-MAX_TOTAL = 6000  # title + description + footer (+ fields, author: none here)
+MAX_AUTHOR = 256  # author.name: the categories' hashtags here
+MAX_TOTAL = 6000  # title + description + footer + author name (+ fields: none here)
 DEFAULT_COLOR = 0xC8102E  # a breaking-news red, when no category has a colour
 MAX_CONTENT = 2000  # a message's text
+MAX_ENTRY_TITLE = 200  # a listed post's headline: twenty fit in a few messages
 MAX_LINE = 900  # a reply's line before escaping, so that escaped it still fits
 MAX_BUTTON_URL = 512  # a link button's URL
 _SUFFIX = re.compile(r"\.[a-z0-9]{1,5}")
-_URL = re.compile(r"https?://\S+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,11 +93,11 @@ def color_of(categories: tuple[str, ...], colors: Mapping[str, int]) -> int:
     return DEFAULT_COLOR
 
 
-def _fit(text: str, limit: int) -> str:
-    """Cut plain text so that, Markdown-escaped, it stays within `limit` units."""
+def _fit(text: str, limit: int, escape: Callable[[str], str]) -> str:
+    """Cut plain text so that, escaped by `escape`, it stays within `limit` units."""
     budget = limit
     while budget > 0:
-        escaped = escape_markdown(truncate(text, budget))
+        escaped = escape(truncate(text, budget))
         excess = utf16_len(escaped) - limit
         if excess <= 0:
             return escaped
@@ -97,18 +106,28 @@ def _fit(text: str, limit: int) -> str:
 
 
 def render(message: Message, *, colors: Mapping[str, int] | None = None) -> DiscordMessage:
-    """Return the embed: linked title, description, image, colour, footer and timestamp."""
+    """Return the embed: categories, linked title, description, image, colour, footer, time.
+
+    Each field is escaped for what Discord renders there (see `bot.render.text`): the title's
+    inline Markdown, the description's full Markdown; the author name (the categories'
+    hashtags, as Telegram's caption ends with) and the footer show plain text, as sent.
+    """
     footer = truncate(clean_text(message.site_name), MAX_FOOTER)
-    title = _fit(clean_text(message.title), MAX_TITLE)
-    room = min(MAX_DESCRIPTION, MAX_TOTAL - utf16_len(title) - utf16_len(footer))
-    description = _fit(clean_text(message.excerpt), room)
+    title = _fit(clean_text(message.title), MAX_TITLE, escape_title_markdown)
+    room = MAX_TOTAL - utf16_len(title) - utf16_len(footer)
+    tags = hashtags(message.categories, limit=min(MAX_TAGS, MAX_AUTHOR, room))
+    room = min(MAX_DESCRIPTION, room - utf16_len(tags))
+    description = _fit(clean_text(message.excerpt), room, escape_markdown)
     embed: dict[str, Any] = {
         "type": "rich",
         "title": title,
         "url": message.url,
         "color": color_of(message.categories, colors or {}),
-        "timestamp": message.date.isoformat(),
     }
+    if tags:
+        embed["author"] = {"name": tags}  # above the title, like a section's kicker
+    if message.is_timed:  # a day without a time of day would show as "12:00 AM"
+        embed["timestamp"] = message.date.isoformat()
     if description:
         embed["description"] = description
     if footer:
@@ -119,7 +138,7 @@ def render(message: Message, *, colors: Mapping[str, int] | None = None) -> Disc
         embed["image"] = {"url": f"attachment://{name}"}
     elif message.image_url is not None:
         embed["image"] = {"url": message.image_url}
-    label = t("read_more", message.language)
+    label = t("read_more", message.language)  # a button label is plain text
     button = message.url if len(message.url) <= MAX_BUTTON_URL else None
     return DiscordMessage(embed, label, button, attachment, name)
 
@@ -133,15 +152,17 @@ def attachment_name(path: str) -> str:
 def reply_contents(reply: Reply) -> list[str]:
     """A command's reply as Discord message texts: Markdown escaped, links kept, each ≤ 2,000.
 
-    Links are written `<url>` (a link without a preview, nothing inside it formatted); a reply
-    longer than one message is split between lines.
+    Links are written `<url>` (a link without a preview, nothing inside it formatted); a list
+    of posts gives each as a titled link over a small line of its date and categories; a
+    reply longer than one message is split between lines (never inside a post).
     """
     contents: list[str] = []
     current = ""
-    for line in reply.lines:
-        shown = _reply_line(truncate(line, MAX_LINE))  # cut before escaping: no half escapes
-        if utf16_len(shown) > MAX_CONTENT:  # a line of nothing but Markdown characters
-            shown = truncate(shown, MAX_CONTENT)
+    pieces = [_reply_line(truncate(line, MAX_LINE)) for line in reply.lines]  # cut, then escape
+    pieces += [_entry(entry) for entry in reply.entries]
+    for piece in pieces:
+        # A line of nothing but Markdown characters can grow past a message when escaped.
+        shown = piece if utf16_len(piece) <= MAX_CONTENT else truncate(piece, MAX_CONTENT)
         joined = f"{current}\n{shown}" if current else shown
         if current and utf16_len(joined) > MAX_CONTENT:
             contents.append(current)
@@ -150,11 +171,16 @@ def reply_contents(reply: Reply) -> list[str]:
     return [*contents, current] if current else contents
 
 
+def _entry(entry: Entry) -> str:
+    """A post in a list: its title linked (no preview), the admins' key, and a subtext line
+    (`-# `) with its date and categories."""
+    title = escape_markdown(truncate(entry.title, MAX_ENTRY_TITLE))
+    url = entry.url.replace("(", "%28").replace(")", "%29").replace(">", "%3E")
+    key = "" if entry.key is None else f" `{entry.key.replace('`', '')}`"
+    about = escape_markdown(" · ".join([entry.when, *entry.categories]))
+    return f"[{title}](<{url}>){key}\n-# {about}"
+
+
 def _reply_line(line: str) -> str:
-    parts, at = [], 0
-    for link in _URL.finditer(line):
-        parts.append(escape_markdown(line[at : link.start()]))
-        parts.append(f"<{link.group()}>")
-        at = link.end()
-    parts.append(escape_markdown(line[at:]))
-    return "".join(parts)
+    """One line of content: full Markdown escaped, each link as `<url>`."""
+    return escape_markdown(line, link=lambda url: f"<{url}>")

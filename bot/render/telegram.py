@@ -7,20 +7,24 @@ file itself the first time and by the file_id Telegram gave it afterwards.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from bot.i18n import t
 from bot.model import Message, TelegramOptions
-from bot.render.text import clean_text, escape_html, escape_html_attribute, truncate, utf16_len
+from bot.render.text import (
+    clean_text,
+    escape_html,
+    escape_html_attribute,
+    hashtags,
+    truncate,
+    utf16_len,
+)
 
 MAX_CAPTION = 1024  # sendPhoto caption, in UTF-16 units after entity parsing (Bot API)
 MAX_TEXT = 4096  # sendMessage text, likewise
 MAX_TITLE = 256  # a headline longer than this is cut first, so the excerpt keeps some room
-MAX_TAGS = 200  # hashtags past this many units are left out
 UPLOAD = "attach://"  # + a local file's path: the image the adapter uploads (or reuses)
-_NOT_HASHTAG = re.compile(r"[^\w]+")  # Telegram hashtags are letters, digits and underscores
 
 Call = tuple[str, dict[str, Any]]  # a Bot API method and its parameters
 
@@ -109,23 +113,6 @@ def upload_of(params: dict[str, Any]) -> str | None:
     return None
 
 
-def hashtag(category: str) -> str | None:
-    """`#name` made valid for Telegram (Korean kept), or None when nothing valid is left."""
-    name = _NOT_HASHTAG.sub("_", clean_text(category)).strip("_")
-    if not name or name.isdigit():
-        return None
-    return f"#{name}"
-
-
-def _tags(categories: tuple[str, ...]) -> str:
-    kept: list[str] = []
-    for tag in dict.fromkeys(tag for c in categories if (tag := hashtag(c))):
-        if utf16_len(" ".join([*kept, tag])) > MAX_TAGS:
-            break
-        kept.append(tag)
-    return " ".join(kept)
-
-
 def render(message: Message, *, with_photo: bool = True) -> TelegramMessage:
     """Return the call for `message`: bold linked title, excerpt, hashtags, a Read more button."""
     photo = message.image_url if with_photo else None
@@ -143,7 +130,7 @@ def render(message: Message, *, with_photo: bool = True) -> TelegramMessage:
 def _text(message: Message, limit: int) -> str:
     """The HTML within `limit`, counted as Telegram does: UTF-16 units of the visible text."""
     title = truncate(clean_text(message.title), MAX_TITLE)
-    tags = _tags(message.categories)
+    tags = hashtags(message.categories)  # plain: Telegram counts the text shown
     fixed = utf16_len(title) + (utf16_len(tags) + 2 if tags else 0)
     excerpt = clean_text(message.excerpt)
     room = limit - fixed - 2  # the blank line between title and excerpt

@@ -14,10 +14,17 @@ from urllib.parse import quote, unquote, urlsplit
 from bot.config import SiteConfig
 from bot.dates import filename_date, parse_date
 from bot.errors import PostError
+from bot.excerpt import cut_excerpt, first_headline
 from bot.matter import FrontMatter, MatterError, Value, decode_text, read_front_matter
 from bot.model import DateSource, Post
 from bot.permalink import build_url
-from bot.render.markup import BlockKind, Extract, inline_plain_text, read_images, read_markup
+from bot.render.markup import (
+    BlockKind,
+    Extract,
+    inline_plain_text,
+    read_images,
+    read_markup,
+)
 from bot.render.text import clean_text
 
 # Only the start of a body is read for its excerpt, heading and image: a 10 MB post costs no more.
@@ -126,10 +133,10 @@ class _Reader:
     def _title(self, body: _Body) -> str:
         title = clean_text(html.unescape(self.text(self._title_key()) or ""))
         if title:
-            return title
+            return first_headline(title)
         heading = body.extract().first(BlockKind.HEADING)
         if heading:
-            return heading
+            return first_headline(heading)
         error = self.matter.yaml_error
         if error is not None:
             raise PostError(
@@ -160,6 +167,10 @@ class _Reader:
         return [name for name in (clean_text(n) for n in names) if name]
 
     def _excerpt(self, body: _Body) -> str:
+        """The excerpt as written, cut to what a push shows (cut_excerpt)."""
+        return cut_excerpt(self._whole_excerpt(body))
+
+    def _whole_excerpt(self, body: _Body) -> str:
         for key in _EXCERPT_KEYS:
             given = self.text(key)
             if given and (excerpt := inline_plain_text(given)):

@@ -18,7 +18,8 @@ POST_SUFFIXES = frozenset({".md", ".markdown", ".html"})
 MAX_POST_BYTES = 16 * 1024 * 1024  # a 10 MB body with room to spare; larger is not a post
 MAX_IMAGE_BYTES = 10 * 1024 * 1024  # Telegram's limit for a photo upload (Bot API sendPhoto)
 # Bump when reading the same file gives a different Post: a restart then reads every file again.
-READER_VERSION = 1
+# 2: excerpts cut to two sentences and 300 units, cells and items apart, numbered titles' first.
+READER_VERSION = 2
 _LISTED_SUFFIXES = POST_SUFFIXES | {".swp", ".swx", ".tmp"}
 _IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a")
 

@@ -12,7 +12,11 @@ import pytest
 import yaml
 
 from bot.config import SiteConfig
+from bot.excerpt import EXCERPT_MOST
+from bot.matter import read_front_matter
 from bot.model import Post
+from bot.render.markup import inline_plain_text
+from bot.render.text import utf16_len
 from bot.source import Outcome, scan, walk
 from tests.conftest import NOW, REPO
 
@@ -50,6 +54,14 @@ RECOVERED_TITLES = {
     "therentcar/2024-08-04-6462.md": "[올림픽] 한국사격 금메달 양궁 3관왕 탄생!",
     "wangs1970/2024-07-08-1804.md": "시청역 사고 영상 국과수 감정 자문 진행 사건 분석 전문가",  # from `itle:`
     "wangs1970/2024-08-08-6508.md": "`위대한 1점` 마다예 한국 지원으로 2028 올림픽!",
+}
+
+# Titles that fold numbered headlines into one ("1. … 2. …"): the post's title is the first.
+FIRST_HEADLINES = {
+    "frowth-official/2024-07-12-111.md": "임영웅, 제주 삼다수 영상 600만뷰 돌파 흥행 중!",
+    "koreanews/2024-07-01-774.md": "외연확장",
+    "koreanews/2024-07-10-1734.md": "신화와 진실 7월의 뜨거운 이야기",
+    "rentncar/2024-08-09-6038.md": "김경수 복권 정치적 자산 의문 클릭하고 확인하세요!",
 }
 
 NO_TITLE = "no title: no `title:` in the front matter and no heading in the body"
@@ -114,13 +126,18 @@ def yaml_title(path: Path) -> str | None:
 def test_every_korean_news_post_is_accepted_with_its_real_title(
     outcomes: dict[str, Outcome],
 ) -> None:
-    """All Korean news posts are posts, with the title as written, broken YAML included."""
+    """All Korean news posts are posts, with the title as written, broken YAML included (the
+    first headline of a title of numbered ones)."""
     checked = 0
     for relative, outcome in outcomes.items():
         if relative.split("/")[0] not in KOREAN_NEWS or relative in REFUSED:
             continue
         assert outcome.post is not None, f"{relative}: {outcome.error or outcome.skipped}"
-        expected = RECOVERED_TITLES.get(relative) or yaml_title(CORPUS / relative)
+        expected = (
+            FIRST_HEADLINES.get(relative)
+            or RECOVERED_TITLES.get(relative)
+            or yaml_title(CORPUS / relative)
+        )
         assert outcome.post.title == expected, relative
         assert outcome.post.categories, relative
         assert outcome.post.excerpt, relative
@@ -176,3 +193,46 @@ def test_real_world_shapes_read_right(outcomes: dict[str, Outcome]) -> None:
     assert seed.image_url == "https://news.example.com/assets/img/newsdao_breakingnews.jpg"
     persian = [o.post for p, o in outcomes.items() if p.startswith("mehdix-ir-persian/") and o.post]
     assert any("\u200c" in tag for p in persian for tag in p.tags)  # ZWNJ kept inside words
+
+
+def test_every_numbered_title_is_listed(outcomes: dict[str, Outcome]) -> None:
+    """The generators' titles whose source holds `1.` then `2.` are exactly those listed, and
+    each post's title is the first of them."""
+    numbered = set()
+    for path, outcome in outcomes.items():
+        if outcome.post is None or path.split("/")[0] not in KOREAN_NEWS:
+            continue
+        source = RECOVERED_TITLES.get(path) or yaml_title(CORPUS / path)
+        if source is not None and re.match(r"\s*1\.\s.*\s2\.\s", source):
+            numbered.add(path)
+            assert source.startswith("1. " + outcome.post.title + " 2. "), path
+    assert numbered == set(FIRST_HEADLINES)
+
+
+def test_no_excerpt_is_longer_than_an_alert(outcomes: dict[str, Outcome]) -> None:
+    """Every corpus post's excerpt fits EXCERPT_MOST, however long its source wrote it."""
+    excerpts = {path: o.post.excerpt for path, o in outcomes.items() if o.post is not None}
+    assert len(excerpts) == 358
+    too_long = {path: utf16_len(e) for path, e in excerpts.items() if utf16_len(e) > EXCERPT_MOST}
+    assert too_long == {}
+
+
+def test_a_generators_glued_excerpt_is_its_first_two_sentences(
+    outcomes: dict[str, Outcome],
+) -> None:
+    """An `excerpt:` that glues a price table's cells together is cut before the table."""
+    post = outcomes["koreanews/2024-06-13-56.md"].post
+    assert post is not None
+    assert post.excerpt == (
+        "세종특별자치시 보듬3로 아름동 에어컨 청소 비용 가격을 알려드리며, 어디 업체가 좋은지 "
+        "후기를 통해 알아보겠습니다. 현재 글에서는 시스템, 벽걸이, 스탠드, 실외기 각각에 대해 "
+        "청소 비용이 나와 있으니 참고하시면 되겠습니다."
+    )
+
+
+def test_the_same_table_in_the_body_reads_cell_by_cell() -> None:
+    """The body's Markdown table of that post reads with its cells apart, never glued."""
+    text = (CORPUS / "koreanews/2024-06-13-56.md").read_text(encoding="utf-8")
+    line = inline_plain_text(read_front_matter(text).body)
+    assert "에어컨 방식 · 클리닝 방식 · 금액 · 1way 방식 · 에어컨 완전분해 · 80,000원 · " in line
+    assert "방식클리닝" not in line

@@ -10,8 +10,10 @@ import pytest
 
 from bot.config import SiteConfig
 from bot.errors import PostError
+from bot.excerpt import EXCERPT_MOST, cut_excerpt, first_headline
 from bot.model import DateSource
 from bot.posts import BODY_SCAN_CHARS
+from bot.render.text import utf16_len
 from tests.conftest import NOW, parse, post_file
 
 SEOUL = timezone(timedelta(hours=9))
@@ -66,11 +68,13 @@ image: '/assets/img/newsdao_breakingnews.jpg'
         ),
         ("title: `AI특수`로 삼성 HBM 혁신", "`AI특수`로 삼성 HBM 혁신"),
         ("title: '장금이' 전국 확대, 예방 프로젝트!", "'장금이' 전국 확대, 예방 프로젝트!"),
-        ("title: 1. 외연확장\n2. 민생\n3. 보수재건", "1. 외연확장 2. 민생 3. 보수재건"),
+        ("title: 1. 외연확장\n2. 민생\n3. 보수재건", "외연확장"),  # numbered: the first one
+        ("title: 5.18 민주화운동 기념식", "5.18 민주화운동 기념식"),
     ],
 )
 def test_title_keeps_its_source_text(site: SiteConfig, front: str, expected: str) -> None:
-    """Titles are the text as written: no YAML typing, entities decoded, whitespace collapsed."""
+    """Titles are the text as written: no YAML typing, entities decoded, whitespace collapsed;
+    of a title of numbered headlines, the first headline."""
     assert parse(post_file(front + "\ncategories: [a]"), site).title == expected
 
 
@@ -166,11 +170,111 @@ def test_categories_and_tags_in_every_shape(
         ),
         ("", "{: .prompt-tip }\nTip text.", "Tip text."),
         ("", "", ""),
+        (
+            "excerpt: >\n  첫 문장입니다. 둘째 문장입니다. 셋째는 빠집니다.",
+            "",
+            "첫 문장입니다. 둘째 문장입니다.",
+        ),
+        ("", "<p>One.<br />Two. Three.</p>", "One. Two."),
+        ("", "First line<br />second line.", "First line second line."),
+        (
+            "excerpt_separator: <!--more-->",
+            "표입니다:\n\n**방식** | **클리닝 방식** | **금액**  \n---|---|---  \n"
+            "1way 방식 | 완전분해 | 80,000원\n<!--more-->\nRest.",
+            "표입니다: 방식 · 클리닝 방식 · 금액 · 1way 방식 · 완전분해 · 80,000원",
+        ),
+        (
+            "excerpt_separator: <!--more-->",
+            "<ul><li>첫째</li><li>둘째</li></ul>\n\n<!--more-->",
+            "첫째 · 둘째",
+        ),
     ],
 )
 def test_excerpt_sources(site: SiteConfig, front: str, body: str, excerpt: str) -> None:
-    """The excerpt is the front matter's, else the body's first real paragraph, as plain text."""
+    """The excerpt is the front matter's, else the body's first real paragraph, as plain text:
+    two sentences at most, cells and items set apart."""
     assert parse(post_file("title: t\n" + front, body), site).excerpt == excerpt
+
+
+def test_a_long_excerpt_is_cut_whatever_its_source(site: SiteConfig) -> None:
+    """Front matter, separator and first paragraph alike give at most EXCERPT_MOST units."""
+    phrase = "긴 문장은 끝나지 않고 이어진다 "  # 18 units, never a sentence's end
+    for front, body in [
+        (f"excerpt: {phrase * 40}", ""),
+        ("excerpt_separator: <!--more-->", f"{phrase * 40}\n<!--more-->"),
+        ("", f"<p>{phrase * 40}</p>"),
+    ]:
+        excerpt = parse(post_file("title: t\n" + front, body), site).excerpt
+        assert excerpt == phrase * 16 + "긴 문장은 끝나지…"  # 288 + 10 + 1 units
+        assert utf16_len(excerpt) <= EXCERPT_MOST
+
+
+FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466"  # one grapheme, 11 units
+NFD_HANGUL = unicodedata.normalize("NFD", "한글날")  # three graphemes, nine code points
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("짧은 발췌", "짧은 발췌"),
+        ("Already short. Two sentences.", "Already short. Two sentences."),
+        ("첫째 문장이다. 둘째 문장이다. 셋째 문장이다.", "첫째 문장이다. 둘째 문장이다."),
+        ("First one. Second one! Third one?", "First one. Second one!"),
+        ("정말요? 대박이네요! 셋째는요.", "정말요? 대박이네요!"),
+        ("어떻게 된 거죠?! 알아봐요. 셋째.", "어떻게 된 거죠?! 알아봐요."),
+        ("5.18 민주화운동 기념식이 열렸다. 둘째 문장. 셋째.", "5.18 민주화운동 기념식이 열렸다. 둘째 문장."),
+        ("물가가 3.5% 올랐다. 금리는 2.75%다. 셋째.", "물가가 3.5% 올랐다. 금리는 2.75%다."),
+        ("2024. 7. 12. 발표된 자료다. 둘째다. 셋째다.", "2024. 7. 12. 발표된 자료다. 둘째다."),
+        ("See https://news.example.com/a.b/c.html?x=1.2 now. Then this. Not this.",
+         "See https://news.example.com/a.b/c.html?x=1.2 now. Then this."),
+        ("Visit news.example.com. It works. Not this.", "Visit news.example.com. It works."),
+        ("The U.S. economy grew. Dr. Kim said so. Not this.", "The U.S. economy grew. Dr. Kim said so."),
+        ("잠깐... 아직이다. 이제 끝. 아니.", "잠깐... 아직이다. 이제 끝."),
+        ("“끝났다.” 그가 말했다. 셋째.", "“끝났다.” 그가 말했다."),
+        ("우려를 표명했다.특히 김 전 지사가 주목된다. 셋째.", "우려를 표명했다.특히 김 전 지사가 주목된다."),
+        ("공유 드리겠습니다.2024년 가격 보기 안내입니다. 셋째.", "공유 드리겠습니다.2024년 가격 보기 안내입니다."),
+        ("お待たせしました。リリースされました。ご了承ください。", "お待たせしました。リリースされました。"),
+        ("첫 문장. " + "가" * 400 + ". 셋째.", "첫 문장."),  # the second is too long: one sentence
+        ("말 " * 200, "말 " * 149 + "말…"),
+        ("가나다라마바 " * 60, "가나다라마바 " * 41 + "가나다라마바…"),
+        ("Short start " + "x" * 400, "Short start…"),  # never inside a word while one ends
+        ("가" * 400, "가" * 299 + "…"),  # one word longer than the limit: cut it, keep graphemes
+        ("속보 " + FAMILY * 40, "속보 " + FAMILY * 26 + "…"),  # an emoji sequence stays whole
+        (NFD_HANGUL * 100, NFD_HANGUL * 33 + "…"),  # a decomposed syllable stays whole
+        ("", ""),
+    ],
+)  # fmt: skip
+def test_cut_excerpt(text: str, expected: str) -> None:
+    """Two sentences at most, cut at a sentence end, else at a word end with "…", in the cap."""
+    assert cut_excerpt(text) == expected
+    assert utf16_len(cut_excerpt(text)) <= EXCERPT_MOST
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("1. 임영웅, 삼다수 영상 600만뷰 돌파 흥행 중! 2. 제주 삼다수, 톱뷰! 3. 인기!",
+         "임영웅, 삼다수 영상 600만뷰 돌파 흥행 중!"),
+        ("1. 외연확장 2. 민생 3. 보수재건 4. 분노의 혁신", "외연확장"),
+        ("1) 첫 소식 2) 둘째 소식", "첫 소식"),
+        ("1. Markets rally 2. Rates hold", "Markets rally"),
+        ("1) Storm nears coast 2) Schools close", "Storm nears coast"),
+        ("5.18 민주화운동 기념식", "5.18 민주화운동 기념식"),
+        ("1. 임영웅 영상 600만뷰 돌파", "1. 임영웅 영상 600만뷰 돌파"),  # no `2.` after it
+        ("4.10 총선 결과", "4.10 총선 결과"),
+        ("2024. 7. 12. 뉴스", "2024. 7. 12. 뉴스"),  # a date, not a list
+        ("1. 2024. 7. 12. 뉴스", "1. 2024. 7. 12. 뉴스"),
+        ("3.1절 기념식", "3.1절 기념식"),
+        ("1. 가격 2.5배 상승", "1. 가격 2.5배 상승"),  # '2.5' is a number, not a marker
+        ("1. 첫째 2) 둘째", "1. 첫째 2) 둘째"),  # markers of two kinds are no sequence
+        ("Top 10 stories: 1. A 2. B", "Top 10 stories: 1. A 2. B"),  # a list inside, not a title of one
+        ("1.5 billion users 2. Next", "1.5 billion users 2. Next"),
+        ("Apollo 11 landed", "Apollo 11 landed"),
+    ],
+)  # fmt: skip
+def test_first_headline(title: str, expected: str) -> None:
+    """A title of numbered headlines gives its first, unnumbered; any other title stays whole."""
+    assert first_headline(title) == expected
 
 
 @pytest.mark.parametrize(
@@ -428,10 +532,11 @@ N = 20_000
         "<div>" * N, "<!--" * N, "<img " * N, "![" * N, "[a](" * N, "*a" * N, "a_" * N,
         "{% " * N, "{{ " * N, "{:" * N, "`" * N, "<" * N, "&#" * N, "> " * N, "- " * N,
         "|a" * N + "\n|-" * N, "\u202e" * N, "👨\u200d" * N, "x" * 10_000_000,
+        "!" * 5 * N + "x", "a. " * N, '."' * N,
     ],
     ids=["divs", "comments", "imgs", "md-imgs", "links", "stars", "unders", "liquid-tags",
          "liquid-outputs", "ials", "ticks", "lts", "entities", "quotes", "lists", "table",
-         "bidi", "zwj", "one-line"],
+         "bidi", "zwj", "one-line", "marks", "initials", "quoted-stops"],
 )  # fmt: skip
 def test_hostile_bodies_parse(site: SiteConfig, body: str) -> None:
     """Pathological bodies give a post with a clean excerpt, never an error or a hang."""
@@ -439,3 +544,4 @@ def test_hostile_bodies_parse(site: SiteConfig, body: str) -> None:
     assert post.title == "Hostile"
     assert "\u202e" not in post.excerpt
     assert len(post.excerpt) <= BODY_SCAN_CHARS  # only the start of a body is read
+    assert utf16_len(post.excerpt) <= EXCERPT_MOST

@@ -12,6 +12,7 @@ from bot.render.markup import (
     Block,
     BlockKind,
     inline_plain_text,
+    join_blocks,
     plain_text,
     read_html,
     read_images,
@@ -98,9 +99,58 @@ def test_plain_text_and_inline_plain_text() -> None:
     assert inline_plain_text(markup) == "Head Para one. Para two."
 
 
+# The price table of a real generator's post (koreanews/2024-06-13-56.md), as it writes it.
+KOREANEWS_TABLE = (  # its lines end in two spaces (Markdown's hard break), as in the file
+    "아래는 각각의 청소 비용을 나타낸 표입니다.\n\n"
+    "**에어컨 방식** | **클리닝 방식** | **금액**  \n"
+    "---|---|---  \n"
+    "1way 방식 | 에어컨 완전분해 | 80,000원  \n"
+    "1way 방식 | 에어컨 필터세척 | 35,000원  \n"
+    "  \n"
+    "에어컨 청소 견적 샘플 보기\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("markup", "expected"),
+    [
+        (KOREANEWS_TABLE, "아래는 각각의 청소 비용을 나타낸 표입니다. 에어컨 방식 · 클리닝 방식 · 금액 · "
+         "1way 방식 · 에어컨 완전분해 · 80,000원 · 1way 방식 · 에어컨 필터세척 · 35,000원 · "
+         "에어컨 청소 견적 샘플 보기"),
+        ("| 방식 | 금액 |\n|---|---|\n| 1way | 80,000원 |", "방식 · 금액 · 1way · 80,000원"),
+        ("<table><tr><th>방식</th><th>금액</th></tr><tr><td><b>1way</b></td><td>80,000원</td></tr>"
+         "</table>", "방식 · 금액 · 1way · 80,000원"),
+        ("<table><tr><td>a<td>b</table>", "a · b"),
+        ("<ul><li>사과</li><li>배</li></ul><ol><li>one</li><li>two</li></ol>", "사과 · 배 · one · two"),
+        ("- 사과\n- 배\n\n1. one\n2. two", "사과 · 배 · one · two"),
+        ("- 첫째 항목입니다.\n- 둘째 항목입니다.", "첫째 항목입니다. 둘째 항목입니다."),
+        ("항목은 이렇다:\n\n- 사과\n- 배\n\n끝.", "항목은 이렇다: 사과 · 배 · 끝."),
+        ("# 제목\n\n- 사과", "제목 · 사과"),
+        ("Line one<br>line two<br/>three<br />four<BR>five", "Line one line two three four five"),
+        ("<p>Line one<br>line two</p><p>Next</p>", "Line one line two Next"),
+        ("a</td><td>b</td>", "a · b"),  # cells inside a line of Markdown
+        ("목록<li>사과</li><li>배</li>", "목록 · 사과 · 배"),
+        ("one</p><p>two<div>three</div>", "one two three"),
+        ("<span>방식</span><span>클리닝</span>", "방식클리닝"),  # inline tags join, as shown
+    ],
+)  # fmt: skip
+def test_cells_and_items_are_never_glued(markup: str, expected: str) -> None:
+    """Table cells and list items read on one line stand apart: " · ", or their own sentences."""
+    assert inline_plain_text(markup) == expected
+
+
+def test_a_line_break_stays_inside_its_block() -> None:
+    """An HTML <br> breaks a line, not a paragraph: the first paragraph is the whole paragraph."""
+    assert read_html("<p>One<br>two</p><p>Three</p>").blocks == [
+        Block(BlockKind.PARAGRAPH, "One two"),
+        Block(BlockKind.PARAGRAPH, "Three"),
+    ]
+    assert read_html("<td>a<br/>b</td>").blocks == [Block(BlockKind.TABLE, "a b")]
+
+
 def markdown_line(markup: str) -> str:
     """What inline_plain_text says when it reads `markup` as Markdown (its slow path)."""
-    return clean_text(" ".join(block.text for block in read_markup(markup).blocks))
+    return clean_text(join_blocks(read_markup(markup).blocks))
 
 
 @pytest.mark.parametrize(
@@ -109,7 +159,7 @@ def markdown_line(markup: str) -> str:
         ("  한미동맹,  여야 모두\n\n  탄탄한 지지 기반.  ", "한미동맹, 여야 모두 탄탄한 지지 기반."),
         ("    indented (a code block)\nstill 'words' / here; ok?", "indented (a code block) still 'words' / here; ok?"),
         ("2024년 7월, 1.5배", "2024년 7월, 1.5배"),
-        ("1. first\n2) second", "first second"),  # ordered lists: the markers go
+        ("1. first\n2) second", "first · second"),  # ordered lists: the markers go
         ("  3. third", "third"),
         ("Tom &amp; Jerry", "Tom & Jerry"),
         ("a\rb", "a b"),  # a line break to Markdown, not a character to drop

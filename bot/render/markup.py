@@ -29,9 +29,19 @@ _BLOCK_TAGS = frozenset(
         *("p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol", "dl", "dt", "dd"),
         *("table", "thead", "tbody", "tr", "td", "th", "caption", "blockquote", "pre", "hr"),
         *("section", "article", "header", "footer", "figure", "figcaption", "aside", "nav"),
-        *("main", "details", "summary", "br", "form", "fieldset", "address", "center", "body"),
+        *("main", "details", "summary", "form", "fieldset", "address", "center", "body"),
     }
 )
+# Tags whose contents stand apart as a cell or an item when they sit inside a line of Markdown.
+_ITEM_TAGS = frozenset({"td", "th", "li", "dt", "dd"})
+_TAG_NAME = re.compile(r"</?([A-Za-z][A-Za-z0-9]*)")
+# Cells and items read on one line are set apart by this, so that "방식 | 클리닝 방식 | 금액"
+# never reads "방식클리닝 방식금액" (a generator's excerpt did, gluing a price table's cells).
+ITEM_SEPARATOR = " · "
+# A block ending in one of these already stands apart from the next: no separator after it.
+_PUNCTUATED_END = frozenset(".!?。！？…:;,·")
+# Quotes and brackets that may follow a sentence's final mark: '"끝났다."' ends at the quote.
+CLOSING_MARKS = "\"'”’»)]」』"
 _SKIPPED_TAGS = frozenset(
     {"script", "style", "template", "noscript", "iframe", "svg", "math", "head", "title", "object"}
 )
@@ -51,6 +61,7 @@ class BlockKind(StrEnum):
     QUOTE = "quote"
 
 
+_ITEM_KINDS = frozenset({BlockKind.LIST, BlockKind.TABLE})
 _KIND_OF_CONTAINER = {
     "bullet_list": BlockKind.LIST,
     "ordered_list": BlockKind.LIST,
@@ -158,17 +169,41 @@ def read_images(markup: str) -> list[str]:
 
 
 def _inline_text(token: Token, images: list[str]) -> str:
-    parts: list[str] = []
+    """A line's words; HTML block tags in it part words, its cells and items stand apart."""
+    items: list[list[str]] = [[]]
     for child in token.children or []:
         if child.type in ("text", "code_inline"):
-            parts.append(child.content)
+            items[-1].append(child.content)
         elif child.type in ("softbreak", "hardbreak"):
-            parts.append(" ")
+            items[-1].append(" ")
         elif child.type == "image":
             images.append(str(child.attrs.get("src", "")))
-        elif child.type == "html_inline" and child.content[:4].lower() in ("<img", "<br>", "<br/"):
-            parts.append(" ")
-            images.extend(read_html(child.content).images)
+        elif child.type == "html_inline" and (name := _tag_name(child.content)):
+            if name in _ITEM_TAGS:
+                items.append([])
+            elif name in ("img", "br") or name in _BLOCK_TAGS:
+                items[-1].append(" ")
+            if name == "img":
+                images.extend(read_html(child.content).images)
+    return ITEM_SEPARATOR.join(text for item in items if (text := clean_text("".join(item))))
+
+
+def _tag_name(tag: str) -> str:
+    """The lower-cased name of an HTML tag such as `<br />` or `</td>`; empty for a comment."""
+    name = _TAG_NAME.match(tag)
+    return "" if name is None else name[1].lower()
+
+
+def join_blocks(blocks: list[Block]) -> str:
+    """Join blocks on one line: cells and items apart by ITEM_SEPARATOR, the rest by a space."""
+    parts: list[str] = []
+    for index, block in enumerate(blocks):
+        if index:
+            previous = blocks[index - 1]
+            is_item = previous.kind in _ITEM_KINDS or block.kind in _ITEM_KINDS
+            ended = previous.text.rstrip(CLOSING_MARKS)[-1:] in _PUNCTUATED_END
+            parts.append(ITEM_SEPARATOR if is_item and not ended else " ")
+        parts.append(block.text)
     return "".join(parts)
 
 
@@ -181,7 +216,7 @@ def inline_plain_text(markup: str) -> str:
     """Reduce a short marked-up field (an excerpt) to one line of plain text."""
     if _MARKUP.search(markup) is None:
         return clean_text(markup)
-    return clean_text(" ".join(block.text for block in read_markup(markup).blocks))
+    return clean_text(join_blocks(read_markup(markup).blocks))
 
 
 def read_html(fragment: str) -> Extract:
@@ -210,6 +245,8 @@ def read_html(fragment: str) -> Extract:
                 kinds.append(_KIND_OF_TAG[tag])
             if tag == "img" and not skipping and (source := element.get("src", "").strip()):
                 extract.images.append(source)
+            if tag == "br" and not skipping:  # a line break inside its block, not a new block
+                parts.append(" ")
             if tag and not skipping and element.text:
                 parts.append(element.text)
             continue

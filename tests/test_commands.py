@@ -139,7 +139,9 @@ async def test_latest_reads_like_news_with_keys_for_admins_only(open_storage: Op
             Entry("Moon probe", "https://news.example.com/c/", "11-22 07:00", ("Science",)),
         )
         assert latest.text.splitlines()[1:4] == [
-            "• New York marathon", "  11-22 08:00 · New York", "  https://news.example.com/d/"
+            "• New York marathon",
+            "  11-22 08:00 · New York",
+            "  https://news.example.com/d/",
         ]
         keyed = await answer(commands, "/latest 2", ADMIN)
         assert [entry.key for entry in keyed.entries] == ["d", "c"]
@@ -162,7 +164,12 @@ async def test_a_post_dated_by_day_lists_the_time_it_was_seen_or_no_time(
     day = datetime(2026, 11, 22, tzinfo=UTC)
     async with open_storage() as storage:
         fresh = Record(post("fresh", date=day), PostState.PUBLISHED, first_seen=T0, is_alerted=True)
-        old = Record(post("old", date=day - timedelta(days=400)), PostState.PUBLISHED, first_seen=T0, is_alerted=True)
+        old = Record(
+            post("old", date=day - timedelta(days=400)),
+            PostState.PUBLISHED,
+            first_seen=T0,
+            is_alerted=True,
+        )
         await storage.archive.record_scan(Plan(records=(fresh, old)), (), now=T0, site=None)
         commands = Commands(storage, Config(), FakeClock(T0), nudge=lambda: None)
         listed = await answer(commands, "/latest")

@@ -194,7 +194,9 @@ async def test_lists_are_linked_titles_without_previews_and_keys_for_admins(
         assert '<a href="https://news.example.com/2026-11-22-story/">' in call["text"]
         assert "2026-11-22-story]" not in visible_text(call["text"])
         admin = {**PRIVATE, "id": ADMIN_ID}
-        [listed] = await bot.ask(command(admin, "/latest", user_id=ADMIN_ID, language="en"), ADMIN_ID)
+        [listed] = await bot.ask(
+            command(admin, "/latest", user_id=ADMIN_ID, language="en"), ADMIN_ID
+        )
         assert "[2026-11-22-story]" in visible_text(listed)
 
 

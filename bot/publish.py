@@ -232,8 +232,15 @@ def _seen_again(record: Record, post: Post, work: _Work) -> None:
 
 
 def _is_correction(record: Record, post: Post, work: _Work) -> bool:
-    """A visible change to a post pushed within the edit window, when edits are on."""
+    """A visible change to a post pushed within the edit window, when edits are on.
+
+    The same bytes in the same file, read differently (a new sokbo reads excerpts or titles
+    better, the settings changed), are not the author's correction: recorded, never sent to
+    every chat (a file renamed is: its link moved).
+    """
     if work.rules.on_edit != "edit" or record.pushed_at is None:
+        return False
+    if (record.post.content_hash, record.post.path) == (post.content_hash, post.path):
         return False
     window = timedelta(hours=work.rules.edit_window_hours)
     with_link = not work.links_moved

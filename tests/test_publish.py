@@ -329,3 +329,18 @@ def test_an_undated_post_keeps_its_first_seen_date() -> None:
     later = T0 + timedelta(hours=2)
     assert room.scan(replace(undated, date=later), at=later).is_empty
     assert room.known["u"].post.date == T0
+
+
+def test_the_same_file_read_differently_is_no_correction() -> None:
+    """A new reader (or new settings) reads the same bytes into a shorter excerpt: recorded,
+    not edited in every chat; the same excerpt change with new bytes is a correction."""
+    room = Newsroom()
+    room.scan(at=T0)
+    room.scan(post("a", at=T0), at=T0)
+    reread = room.scan(post("a", at=T0, excerpt="Shorter."), at=T0 + timedelta(minutes=5))
+    assert reread.pushes == ()
+    assert [d.verdict for d in reread.decisions] == [Verdict.UPDATED]
+    edited = room.scan(
+        post("a", at=T0, excerpt="Edited.", content_hash="hash-a-2"), at=T0 + timedelta(minutes=6)
+    )
+    assert [p.kind for p in edited.pushes] == [PushKind.CORRECTION]

@@ -143,7 +143,13 @@ async def test_a_new_site_address_updates_links_without_corrections(tmp_path: Pa
             "are sent for this)"
         ]
         edited = await moved.sync(
-            Snapshot((post("a", at=T0, url="http://localhost:4000/a/", title="Fixed"),))
+            Snapshot(
+                (
+                    post(
+                        "a", at=T0, url="http://localhost:4000/a/", title="Fixed", content_hash="h2"
+                    ),
+                )
+            )
         )
         assert [push.kind for push in edited.pushes] == [PushKind.CORRECTION]
         assert len(told) == 1

@@ -15,7 +15,7 @@ from bot.command_table import Access, Argument, CommandSpec, Text, help_lines, i
 from bot.config import Config
 from bot.i18n import t
 from bot.lookup import fold, suggest
-from bot.model import Entry, PostState, PushKind, Record, Reply
+from bot.model import Choice, Entry, PostState, PushKind, Record, Reply
 from bot.render.message import published
 from bot.render.text import truncate
 from bot.status import waited_minutes
@@ -28,6 +28,7 @@ USER_LIMIT = 8  # commands per user …
 USER_WINDOW = timedelta(seconds=30)  # … within this window
 LONGEST_ARGUMENTS = 1000  # characters: a post's URL with a percent-encoded Korean slug fits
 WAITING_SHOWN = 5  # posts waiting for their pages that /status names (the rest are counted)
+INSIST = "!"  # `/subscribe 겅제!`: this category as typed, though no post has it (yet)
 QUOTED = 40  # characters of what the user typed that a reply repeats
 _NAME = re.compile(r"[a-z0-9_]{1,32}")  # what a command name can be (Telegram's rule)
 # Control characters (NUL …) and the bidi controls that would reorder a reply; tabs and
@@ -160,6 +161,11 @@ class Commands:
         names = self._category_names(args)
         if len(names) > MOST_CATEGORIES:
             return Reply((t("too_many_categories", caller.language, most=MOST_CATEGORIES),))
+        known = {fold(n): n for n, _ in await self.archive.categories()} if names else {}
+        doubtful = [n for n in names if not n.endswith(INSIST) and fold(n) not in known]
+        if doubtful:  # a typo subscribes to nothing: ask first
+            return _ask_subscribe(names, doubtful, list(known.values()), caller.language)
+        names = list(dict.fromkeys(name.removesuffix(INSIST) or name for name in names))
         await self.chats.subscribe(
             caller.platform, caller.chat, names, now=self.clock.now(),
             language=caller.language, kind=caller.chat_kind,
@@ -167,12 +173,8 @@ class Commands:
         if not names:
             return Reply((t("subscribed_all", caller.language),))
         lines = [t("subscribed_some", caller.language, names=", ".join(names))]
-        known = {fold(n): n for n, _ in await self.archive.categories()}
         if unknown := [name for name in names if fold(name) not in known]:
             lines.append(t("no_posts_in", caller.language, names=", ".join(unknown)))
-            close = sorted({c for name in unknown for c in suggest(name, known.values())})
-            if close:
-                lines.append(t("did_you_mean", caller.language, names=", ".join(close)))
         return Reply(tuple(lines))
 
     async def _unsubscribe(self, args: str, caller: Caller) -> Reply:
@@ -309,6 +311,14 @@ class Commands:
         found = await self._find(args, caller, "retract")
         if isinstance(found, Reply):
             return found
+        post = found.post
+        if args.strip() not in (post.key, post.path, post.url):  # a part of a key: ask first
+            question = t("ask_retract", caller.language, key=post.key, title=post.title)
+            choices = (
+                Choice(t("yes", caller.language), f"/retract {post.key}"),
+                Choice(t("no", caller.language)),
+            )
+            return Reply((question,), is_private=True, choices=choices)
         await self.outbox.cancel_unsent(found.post.key, now=self.clock.now())
         await self.outbox.queue(found.post.key, PushKind.RETRACTION, now=self.clock.now())
         self.nudge()
@@ -363,6 +373,31 @@ class Commands:
                 t("status_waiting", caller.language, count=len(summary.waiting), posts=posts)
             )
         return Reply(tuple(lines), is_private=True)
+
+
+def _ask_subscribe(
+    names: Sequence[str], doubtful: Sequence[str], known: Sequence[str], language: str
+) -> Reply:
+    """Ask before subscribing to names no post has: the close category instead (a typo), or
+    the name as typed (`NAME!`, what the reader may type too), or nothing."""
+    close = {name: found[0] for name in doubtful if (found := suggest(name, known))}
+    strange = [name for name in doubtful if name not in close]
+    lines, choices = [], []
+    if close:
+        typed, instead = ", ".join(close), ", ".join(dict.fromkeys(close.values()))
+        lines.append(t("ask_close", language, typed=typed, names=instead))
+        kept = [close.get(name, name) for name in names if name not in strange]
+        choices.append(Choice(t("yes_instead", language, names=instead), _subscribing(kept)))
+    if strange:
+        lines.append(t("ask_unknown", language, typed=", ".join(strange)))
+    insisted = [f"{name}{INSIST}" if name in doubtful else name for name in names]
+    as_typed = t("as_typed", language) if close else t("yes", language)
+    choices += [Choice(as_typed, _subscribing(insisted)), Choice(t("cancel", language))]
+    return Reply(tuple(lines), choices=tuple(choices))
+
+
+def _subscribing(names: Sequence[str]) -> str:
+    return "/subscribe " + " ".join(dict.fromkeys(names))
 
 
 def _unknown(name: str, language: str) -> Reply:

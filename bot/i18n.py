@@ -54,6 +54,29 @@ _STRINGS: dict[str, dict[str, str]] = {
         "ko": "아직 글이 없는 카테고리입니다: {names}",
         "en": "No posts in these categories yet: {names}",
     },
+    "ask_close": {
+        "ko": "'{typed}'라는 분류는 없습니다. {names}(으)로 구독할까요?",
+        "en": "There is no category '{typed}'. Subscribe to {names} instead?",
+    },
+    "ask_unknown": {
+        "ko": "'{typed}' 분류의 글은 아직 없습니다. 그래도 구독할까요?",
+        "en": "No post is in '{typed}' yet. Subscribe anyway?",
+    },
+    "yes_instead": {"ko": "예, {names}", "en": "Yes, {names}"},
+    "as_typed": {"ko": "아니요, 입력한 대로", "en": "No, as I typed it"},
+    "yes": {"ko": "예", "en": "Yes"},
+    "no": {"ko": "아니요", "en": "No"},
+    "cancel": {"ko": "취소", "en": "Cancel"},
+    "question_closed": {"ko": "이미 끝난 질문입니다.", "en": "That question is closed."},
+    "not_your_question": {
+        "ko": "질문한 분만 답할 수 있습니다.",
+        "en": "Only the one who asked can answer.",
+    },
+    "left_as_it_was": {"ko": "그대로 둡니다.", "en": "Nothing changed."},
+    "ask_retract": {
+        "ko": "이 글을 회수할까요? {key} — {title}",
+        "en": "Retract this post? {key} — {title}",
+    },
     "did_you_mean": {"ko": "혹시 이것인가요? {names}", "en": "Did you mean: {names}"},
     "see_categories": {
         "ko": "/categories 로 목록을 보세요.",

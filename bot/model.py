@@ -184,6 +184,15 @@ class Entry:
 
 
 @dataclass(frozen=True, slots=True)
+class Choice:
+    """An answer to a reply's question: its label, and the command it runs for the one who
+    asked ("" runs nothing: a "no")."""
+
+    label: str
+    command: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     """A command's answer, as text lines every platform can show, and a list of posts that
     each platform shows its own way (linked titles, no link previews)."""
@@ -192,8 +201,14 @@ class Reply:
     is_private: bool = False  # only the caller should see it (Discord: ephemeral)
     progress_of: int | None = None  # a push whose delivery the reply may follow (a repost)
     entries: tuple[Entry, ...] = ()  # after the lines
+    choices: tuple[Choice, ...] = ()  # the lines end with a question: buttons, or numbers
 
     @property
     def text(self) -> str:
-        """The reply as one plain text."""
-        return "\n".join([*self.lines, *(entry.text for entry in self.entries)])
+        """The reply as one plain text: each choice numbered, with the command it runs (what
+        to type where there are no buttons)."""
+        choices = (
+            f"{n}. {c.label}" + (f" — {c.command}" if c.command else "")
+            for n, c in enumerate(self.choices, 1)
+        )
+        return "\n".join([*self.lines, *(entry.text for entry in self.entries), *choices])

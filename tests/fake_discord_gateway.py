@@ -47,6 +47,7 @@ class Exchange:
     followups: list[dict[str, Any]] = field(default_factory=list)
     choices: list[dict[str, Any]] | None = None
     refused: list[int] = field(default_factory=list)  # statuses of answers Discord refused
+    pressed: dict[str, Any] | None = None  # a button's message (a component interaction)
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -166,18 +167,41 @@ class Gateway:
         focused: str | None = None,
     ) -> Exchange:
         """A user runs `/name options` (or types into option `focused`: autocomplete)."""
-        exchange = Exchange(snowflake(), f"token-{snowflake()}", channel, _now())
-        self.exchanges[exchange.token] = exchange
         values = [
             {"name": key, "type": _option_type(value), "value": value, **({"focused": True} if key == focused else {})}
             for key, value in (options or {}).items()
         ]  # fmt: skip
+        data = {"id": snowflake(), "name": name, "type": 1, "options": values}
+        return await self._interaction(
+            4 if focused else 2, data, channel=channel, guild=guild, user=user,
+            permissions=permissions, roles=roles, locale=locale,
+        )  # fmt: skip
+
+    async def press(
+        self, message: dict[str, Any], row: int, *, channel: str, guild: str | None = None,
+        user: str = "111", permissions: int = EVERYONE_PERMISSIONS, locale: str = "ko",
+    ) -> Exchange:  # fmt: skip
+        """A user presses the `row`th button of `message` (a component interaction)."""
+        button = [item for line in message["components"] for item in line["components"]][row]
+        data = {"custom_id": button["custom_id"], "component_type": 2}
+        return await self._interaction(
+            3, data, channel=channel, guild=guild, user=user, permissions=permissions,
+            roles=(), locale=locale, pressed=message,
+        )  # fmt: skip
+
+    async def _interaction(
+        self, kind: int, data: dict[str, Any], *, channel: str, guild: str | None, user: str,
+        permissions: int, roles: tuple[str, ...], locale: str,
+        pressed: dict[str, Any] | None = None,
+    ) -> Exchange:  # fmt: skip
+        """Dispatch INTERACTION_CREATE of `kind` (2 a command, 3 a button, 4 autocomplete)."""
+        exchange = Exchange(snowflake(), f"token-{snowflake()}", channel, _now(), pressed=pressed)
+        self.exchanges[exchange.token] = exchange
         person = {"id": user, "username": f"user{user}", "discriminator": "0", "avatar": None,
                   "global_name": None, "bot": False}  # fmt: skip
         payload: dict[str, Any] = {
             "id": exchange.id, "application_id": APPLICATION_ID, "token": exchange.token,
-            "type": 4 if focused else 2, "version": 1, "locale": locale,
-            "data": {"id": snowflake(), "name": name, "type": 1, "options": values},
+            "type": kind, "version": 1, "locale": locale, "data": data,
             "channel_id": channel, "app_permissions": str(EVERYONE_PERMISSIONS),
             "entitlements": [], "attachment_size_limit": 8_388_608,
             "authorizing_integration_owners": {"0": guild or "0"}, "context": 0 if guild else 1,
@@ -195,6 +219,8 @@ class Gateway:
                 "mute": False, "flags": 0, "permissions": str(permissions), "nick": None,
                 "avatar": None, "pending": False,
             }  # fmt: skip
+        if pressed is not None:
+            payload["message"] = pressed
         await self.dispatch("INTERACTION_CREATE", payload)
         return exchange
 
@@ -220,6 +246,9 @@ class Gateway:
         if kind == 8:
             exchange.choices = data.get("choices", [])
             return json_response({"interaction": answer})
+        if kind == 7 and exchange.pressed is not None:  # UPDATE_MESSAGE: the pressed one
+            message = {**exchange.pressed, "content": data.get("content", ""),
+                       "components": data.get("components") or []}  # fmt: skip
         exchange.original = message
         answer["response_message_id"] = message["id"]
         answer["response_message_loading"] = kind == 5

@@ -30,7 +30,9 @@ STRUCTURED = {
     "scope",
 }
 METHODS = ("getMe", "deleteWebhook", "setMyCommands", "getUpdates", "getChatMember", "sendMessage",
-           "sendPhoto", "editMessageText", "editMessageCaption", "editMessageMedia", "deleteMessage")  # fmt: skip
+           "sendPhoto", "editMessageText", "editMessageCaption", "editMessageMedia", "deleteMessage",
+           "answerCallbackQuery")  # fmt: skip
+MAX_CALLBACK_DATA = 64  # bytes of an inline button's callback_data (Bot API)
 CANONICAL = {name.lower(): name for name in METHODS}  # Bot API method names are case-insensitive
 BOT = {"id": 4242, "is_bot": True, "first_name": "sokbo", "username": "sokbo_bot",
        "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": False}  # fmt: skip
@@ -210,10 +212,37 @@ class FakeTelegram:
             ]
         return body
 
+    def press(self, chat_id: int, message_id: int, row: int, *, user_id: int) -> str:
+        """A user presses the button on `row` of a message's inline keyboard: a callback_query
+        update; return the query's id."""
+        sent = self.messages[(chat_id, message_id)]
+        button = sent.params["reply_markup"]["inline_keyboard"][row][0]
+        query_id = str(next(self._ids))
+        user = {"id": user_id, "is_bot": False, "first_name": "Reader", "language_code": "en"}
+        self.push_update({
+            "callback_query": {
+                "id": query_id, "from": user, "chat_instance": "1",
+                "message": self._message_body(sent), "data": button["callback_data"],
+            }
+        })  # fmt: skip
+        return query_id
+
+    def buttons(self, chat_id: int, message_id: int) -> list[str]:
+        """The labels of a message's inline keyboard as it stands (none once edited away)."""
+        markup = self.messages[(chat_id, message_id)].params.get("reply_markup") or {}
+        return [row[0]["text"] for row in markup.get("inline_keyboard", [])]
+
+    def _answerCallbackQuery(self, params: dict[str, Any]) -> bool:
+        return bool(params["callback_query_id"])
+
     def _sendMessage(self, params: dict[str, Any]) -> dict[str, Any] | web.Response:
         chat_id = int(params["chat_id"])
         if (problem := self._scripted(chat_id)) is not None:
             return problem
+        for row in (params.get("reply_markup") or {}).get("inline_keyboard", []):
+            for button in row:
+                if len(button.get("callback_data", "").encode()) > MAX_CALLBACK_DATA:
+                    return _error(400, "Bad Request: BUTTON_DATA_INVALID")
         if (
             refusal := _check_html(params["text"], 4096, "Bad Request: message is too long")
         ) is not None:
@@ -256,6 +285,7 @@ class FakeTelegram:
                 "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message",
             )
         sent.text = new
+        sent.params["reply_markup"] = params.get("reply_markup")  # an edit without one drops it
         return self._message_body(sent)
 
     def _message_body(self, sent: Sent) -> dict[str, Any]:

@@ -178,6 +178,25 @@ def test_the_readmes_first_command_prints_a_dropped_post_at_once(tmp_path: Path)
     assert not any("waiting for the page" in line for line in service.seen["err"])
 
 
+def test_a_question_is_answered_by_typing_its_number(console: Console) -> None:
+    """The console has no buttons: a typo's question lists numbered answers, and typing a
+    number answers it as a button would."""
+    console.expect_log("watching")
+    console.type("/subscribe Sprot")
+    assert console.expect("There is no category") == (
+        "There is no category 'Sprot'. Subscribe to Sport instead?"
+    )
+    assert console.expect("1.") == "1. Yes, Sport — /subscribe Sport"
+    assert console.expect("2.") == "2. No, as I typed it — /subscribe Sprot!"
+    assert console.expect("3.") == "3. Cancel"
+    console.type("1")
+    assert console.expect("This chat") == "This chat now gets new posts in: Sport"
+    console.type("/subscribe Sprot")
+    console.expect("3. Cancel")
+    console.type("3")
+    assert console.expect("Nothing") == "Nothing changed."
+
+
 def test_no_typed_line_takes_the_console_down(console: Console) -> None:
     """Helpers' names, a NUL, 10,000 characters: each gets a short answer and sokbo goes on."""
     console.expect("is watching", stream="err")

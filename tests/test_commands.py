@@ -15,7 +15,7 @@ import pytest
 from bot.commands import Caller, Command, Commands, Count, parse_command, split_count
 from bot.config import Config, SiteConfig
 from bot.lookup import complete_categories
-from bot.model import Entry, NewPush, PostState, PushKind, Record, Reply
+from bot.model import Choice, Entry, NewPush, PostState, PushKind, Record, Reply
 from bot.publish import Plan
 from bot.sqlite import open_sqlite
 from bot.storage import Storage
@@ -232,17 +232,50 @@ async def test_subscriptions_in_a_private_chat(open_storage: Opener) -> None:
         assert await storage.chats.active_targets() == []
 
 
-async def test_subscribing_to_a_category_without_posts_says_so(open_storage: Opener) -> None:
-    """A name no post has yet is kept (a new section may start tomorrow), with a hint for typos."""
+async def test_a_typo_subscribes_to_nothing_until_the_reader_answers(open_storage: Opener) -> None:
+    """`/subscribe 경재 Weather`: nothing is subscribed; the reply asks, offering the close
+    category, the names as typed (`NAME!`, which a reader may type too), or nothing; each
+    answer is a command the reader's chat runs."""
     async with newsroom(open_storage) as (commands, storage, _):
-        assert await ask(commands, "/subscribe 경재 Weather") == (
+        asked = await answer(commands, "/subscribe 경재 Weather")
+        assert asked.lines == (
+            "There is no category '경재'. Subscribe to 경제 instead?",
+            "No post is in 'Weather' yet. Subscribe anyway?",
+        )
+        assert asked.choices == (
+            Choice("Yes, 경제", "/subscribe 경제"),
+            Choice("No, as I typed it", "/subscribe 경재! Weather!"),
+            Choice("Cancel"),
+        )
+        assert await storage.chats.target("fake", "reader-chat") is None
+        assert (
+            await ask(commands, asked.choices[0].command) == "This chat now gets new posts in: 경제"
+        )
+        insisted = await ask(commands, asked.choices[1].command)
+        assert insisted == (
             "This chat now gets new posts in: 경재, Weather\n"
-            "No posts in these categories yet: 경재, Weather\n"
-            "Did you mean: 경제"
+            "No posts in these categories yet: 경재, Weather"
         )
         target = await storage.chats.target("fake", "reader-chat")
         assert target is not None
-        assert sorted(target.categories) == ["Weather", "경재"]
+        assert sorted(target.categories) == ["Weather", "경재", "경제"]
+        korean = await answer(commands, "/subscribe 겅제", replace(READER, language="ko"))
+        assert korean.lines == ("'겅제'라는 분류는 없습니다. 경제(으)로 구독할까요?",)
+        assert [c.label for c in korean.choices] == ["예, 경제", "아니요, 입력한 대로", "취소"]
+
+
+async def test_a_partial_key_asks_before_retracting(open_storage: Opener) -> None:
+    """`/retract rate-cut` (a part of a key) names the post and asks; the exact key acts."""
+    async with open_storage() as storage:
+        cut = post("2026-11-22-rate-cut", title="Rate cut", at=T0)
+        await storage.archive.record_scan(Plan(records=tuple(records(cut))), (), now=T0, site=None)
+        commands = Commands(storage, Config(), FakeClock(T0), nudge=lambda: None)
+        asked = await answer(commands, "/retract rate-cut", ADMIN)
+        assert asked.lines == ("Retract this post? 2026-11-22-rate-cut — Rate cut",)
+        assert asked.choices == (Choice("Yes", "/retract 2026-11-22-rate-cut"), Choice("No"))
+        assert await pushes_queued(storage) == 0
+        await ask(commands, asked.choices[0].command, ADMIN)
+        assert await pushes_queued(storage) == 1  # the retraction
 
 
 async def test_in_a_group_only_chat_admins_change_the_subscription(open_storage: Opener) -> None:

@@ -255,6 +255,42 @@ async def test_admin_commands_are_for_configured_admins_and_roles(
         assert bot.api.command("status").get("default_member_permissions") is None  # all see it
 
 
+async def test_a_typo_is_asked_about_with_buttons_and_a_press_answers_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`/subscribe categories:정지` subscribes nothing and asks, with buttons whose custom_id
+    is a token; pressing "Yes, 정치" subscribes to 정치 and turns the question into the answer,
+    without buttons; someone else's press is told it is not theirs."""
+    async with live(tmp_path, monkeypatch) as bot:
+        await bot.publish(
+            "2026-11-22-politics", alert=False, title="정치 소식", categories=("정치",)
+        )
+        asked = await bot.ask(
+            "subscribe", {"categories": "정지"}, permissions=MANAGER, locale="en-US"
+        )
+        [message] = asked.messages
+        assert message["content"] == "There is no category '정지'. Subscribe to 정치 instead?"
+        buttons = [item for row in message["components"] for item in row["components"]]
+        assert [b["label"] for b in buttons] == ["Yes, 정치", "No, as I typed it", "Cancel"]
+        assert all("정치" not in b["custom_id"] for b in buttons)
+        assert await bot.storage.chats.target("discord", TEXT) is None
+        other = await bot.api.gateway.press(
+            message, 0, channel=TEXT, guild=GUILD, user="999", locale="en-US"
+        )
+        await until(lambda: other.answered)
+        assert text(other) == "Only the one who asked can answer."
+        pressed = await bot.api.gateway.press(
+            message, 0, channel=TEXT, guild=GUILD, user=READER, permissions=MANAGER, locale="en-US"
+        )
+        await until(lambda: pressed.answered)
+        assert pressed.callback_type == 7  # the question's own message is updated
+        assert text(pressed) == "This chat now gets new posts in: 정치"
+        assert pressed.messages[0]["components"] == []
+        target = await bot.storage.chats.target("discord", TEXT)
+        assert target is not None
+        assert target.categories == ("정치",)
+
+
 async def test_a_category_named_like_a_number(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -200,6 +200,36 @@ async def test_lists_are_linked_titles_without_previews_and_keys_for_admins(
         assert "[2026-11-22-story]" in visible_text(listed)
 
 
+async def test_a_typo_is_asked_about_with_buttons_and_a_press_answers_it(tmp_path: Path) -> None:
+    """`/subscribe 정지` subscribes nothing: the reply asks, with inline buttons whose data is
+    a token (the question stays with sokbo); pressing "Yes, 정치" subscribes to 정치 and turns
+    the question into the answer, without buttons. A button of a closed question does nothing."""
+    async with live(tmp_path) as bot:
+        [asked] = await bot.ask(command(PRIVATE, "/subscribe 정지", language="en"), 111)
+        assert asked == "There is no category '정지'. Subscribe to 정치 instead?"
+        (chat, message_id), sent = max(bot.api.messages.items())
+        assert bot.api.buttons(chat, message_id) == ["Yes, 정치", "No, as I typed it", "Cancel"]
+        data = [row[0]["callback_data"] for row in sent.params["reply_markup"]["inline_keyboard"]]
+        assert all(len(d.encode()) <= 64 and "정치" not in d for d in data)
+        assert await bot.storage.chats.target("telegram", "111") is None
+        bot.api.press(chat, message_id, 0, user_id=111)
+        await until(lambda: bot.api.messages[(chat, message_id)].text.startswith("This chat"))
+        assert bot.api.messages[(chat, message_id)].text == "This chat now gets new posts in: 정치"
+        assert bot.api.buttons(chat, message_id) == []
+        assert len(bot.api.calls("answerCallbackQuery")) == 1
+        target = await bot.storage.chats.target("telegram", "111")
+        assert target is not None
+        assert target.categories == ("정치",)
+        await bot.ask(command(PRIVATE, "/subscribe 정지", language="en"), 111)
+        (chat, second), _ = max(bot.api.messages.items())
+        bot.api.press(chat, second, 1, user_id=222)  # not the one who asked
+        await until(lambda: len(bot.api.calls("answerCallbackQuery")) == 2)
+        assert (
+            bot.api.calls("answerCallbackQuery")[1]["text"] == "Only the one who asked can answer."
+        )
+        assert bot.api.buttons(chat, second) == ["Yes, 정치", "No, as I typed it", "Cancel"]
+
+
 async def test_in_a_group_only_admins_subscribe_and_mentions_of_other_bots_are_ignored(
     tmp_path: Path,
 ) -> None:

@@ -92,6 +92,7 @@ async def read_commands(
 
     threading.Thread(target=pump, name="console-stdin", daemon=True).start()
     stopping = asyncio.ensure_future(stop.wait())
+    asked: Reply | None = None  # the last reply: its question is answered by number
     try:
         while True:
             reading = asyncio.ensure_future(lines.get())
@@ -103,17 +104,26 @@ async def read_commands(
             if line is None:
                 return
             await ready.wait()
-            reply = await answer(line, commands, caller)
+            reply = await answer(line, commands, caller, asked=asked)
             if reply is not None:
                 console.show(reply.text)
+                asked = reply
     finally:
         stopping.cancel()
 
 
-async def answer(line: str, commands: Commands, caller: Caller) -> Reply | None:
-    """Answer one typed line: a command, or a hint when it is not one (blank lines: nothing)."""
+async def answer(
+    line: str, commands: Commands, caller: Caller, *, asked: Reply | None = None
+) -> Reply | None:
+    """Answer one typed line: a command, the number of a choice the last reply offered (the
+    console has no buttons), or a hint when it is neither (blank lines: nothing)."""
     if not line.strip():
         return None
+    number = line.strip()
+    if asked is not None and number.isdecimal() and 1 <= int(number) <= len(asked.choices):
+        line = asked.choices[int(number) - 1].command
+        if not line:
+            return Reply((t("left_as_it_was", caller.language),))
     command = parse_command(line)
     if command is None:
         return Reply((t("unknown_command", caller.language),))

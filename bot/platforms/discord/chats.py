@@ -13,18 +13,20 @@ import aiohttp
 import discord
 from discord import AllowedMentions, Interaction, app_commands
 from discord.app_commands import Choice
+from discord.utils import MISSING
 
 from bot.clock import Clock
 from bot.command_table import Access
-from bot.commands import BY_NAME, Caller, Command, Commands
+from bot.commands import BY_NAME, Caller, Command, Commands, parse_command
 from bot.config import Config
 from bot.errands import Errands
 from bot.errors import PlatformError, SendError
-from bot.i18n import language_of
+from bot.i18n import language_of, t
 from bot.lookup import complete_categories
 from bot.model import Reply
 from bot.platforms.discord.send import NAME, DiscordPlatform, translate
 from bot.platforms.discord.slash import KoreanDescriptions, register
+from bot.questions import LASTING, Questions, button_data, read_button
 from bot.render.discord import reply_contents
 from bot.render.text import truncate
 from bot.replies import send_reply
@@ -34,6 +36,7 @@ DEFER_AFTER_S = 1.5  # answer by then or defer: Discord drops an interaction una
 PROGRESS_FOR = timedelta(minutes=14)  # an interaction's reply may be edited for 15 minutes
 CHOICES = 25  # the most autocomplete choices Discord shows
 CHOICE_LENGTH = 100  # the longest choice name or value
+BUTTON_LABEL = 80  # the longest button label
 QUIET = AllowedMentions.none()
 
 log = logging.getLogger(__name__)
@@ -62,6 +65,8 @@ class DiscordChats:
         self.errands = Errands(storage.outbox, clock)  # notices, /repost replies kept current
         self.tree = app_commands.CommandTree(client)
         register(self.tree, self._answer, self._complete_category, self._complete_post)
+        self.questions = Questions(clock)  # what the buttons of sokbo's questions answer
+        client.event(self.on_interaction)
         client.event(self.on_guild_remove)
         client.event(self.on_guild_channel_delete)
 
@@ -157,16 +162,22 @@ class DiscordChats:
                 deferred = True
             reply = await work
             private = reply.is_private or deferred_privately
-            first, *rest = reply_contents(reply)
+            view = self._buttons(reply, caller) if reply.choices else MISSING
+            shown = Reply(reply.lines, entries=reply.entries) if reply.choices else reply
+            first, *rest = reply_contents(shown)
             if not deferred:
                 await interaction.response.send_message(
-                    first, ephemeral=private, allowed_mentions=QUIET
+                    first, ephemeral=private, allowed_mentions=QUIET, view=view
                 )
             elif private and not deferred_privately:  # a public "thinking…" can't turn private
                 await interaction.delete_original_response()
-                await interaction.followup.send(first, ephemeral=True, allowed_mentions=QUIET)
+                await interaction.followup.send(
+                    first, ephemeral=True, allowed_mentions=QUIET, view=view
+                )
             else:
-                await interaction.edit_original_response(content=first, allowed_mentions=QUIET)
+                await interaction.edit_original_response(
+                    content=first, allowed_mentions=QUIET, view=view
+                )
         except (discord.DiscordException, aiohttp.ClientError, TimeoutError) as error:
             log.warning(
                 "discord: could not answer /%s in channel %s: %s",
@@ -183,6 +194,51 @@ class DiscordChats:
                 reply.progress_of, text=reply.text, language=caller.language,
                 show=partial(self._show_progress, interaction), longest=PROGRESS_FOR,
             )  # fmt: skip
+
+    def _buttons(self, reply: Reply, caller: Caller) -> discord.ui.View:
+        """A question's answers as buttons; the question stays with sokbo (custom_id: a token)."""
+        token = self.questions.ask(reply.choices, user=caller.user, chat=caller.chat)
+        view = discord.ui.View(timeout=LASTING.total_seconds())
+        for index, choice in enumerate(reply.choices):
+            view.add_item(
+                discord.ui.Button(
+                    label=truncate(choice.label, BUTTON_LABEL), custom_id=button_data(token, index)
+                )
+            )
+        return view
+
+    async def on_interaction(self, interaction: Interaction) -> None:
+        """A button of one of sokbo's questions pressed: run its answer as the one who asked,
+        and turn the question into the result (its buttons go)."""
+        if interaction.type is not discord.InteractionType.component:
+            return
+        data: dict[str, object] = dict(interaction.data or {})
+        found = read_button(str(data.get("custom_id", "")))
+        if found is None:
+            return
+        caller = self._caller(interaction)
+        token, index = found
+        asked = self.questions.get(token)
+        try:
+            if asked is None or asked.user != caller.user or not 0 <= index < len(asked.choices):
+                why = "question_closed" if asked is None else "not_your_question"
+                await interaction.response.send_message(
+                    t(why, caller.language), ephemeral=True, allowed_mentions=QUIET
+                )
+                return
+            self.questions.close(token)
+            choice = asked.choices[index]
+            command = parse_command(choice.command) if choice.command else None
+            result = (
+                Reply((t("left_as_it_was", caller.language),))
+                if command is None
+                else await self.commands.handle(command, caller)
+            )
+            await interaction.response.edit_message(
+                content=reply_contents(result)[0], view=None, allowed_mentions=QUIET
+            )
+        except (discord.DiscordException, aiohttp.ClientError, TimeoutError) as error:
+            log.warning("discord: could not answer a button in %s: %s", caller.chat, error)
 
     async def _show_progress(self, interaction: Interaction, shown: str) -> bool:
         """Edit a /repost reply to say `shown`; whether it could."""

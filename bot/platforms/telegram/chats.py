@@ -8,12 +8,22 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from telegram import BotCommand, Chat, Message, Update, User
+from telegram import (
+    BotCommand,
+    CallbackQuery,
+    Chat,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+    User,
+)
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
+    CallbackQueryHandler,
     ChatMemberHandler,
     ContextTypes,
     MessageHandler,
@@ -26,12 +36,19 @@ from bot.commands import BY_NAME, TABLE, Caller, Commands, parse_command
 from bot.config import Config
 from bot.errands import Errands
 from bot.errors import PlatformError
-from bot.i18n import LANGUAGES, language_of
+from bot.i18n import LANGUAGES, language_of, t
+from bot.model import Reply
 from bot.platforms.telegram.send import NAME, TelegramPlatform
+from bot.questions import Questions, button_data, read_button
 from bot.render.lists import telegram_html
 from bot.storage import Storage
 
-ALLOWED_UPDATES = ["message", "channel_post", "my_chat_member"]  # edited messages never re-run
+ALLOWED_UPDATES = [
+    "message",
+    "channel_post",
+    "my_chat_member",
+    "callback_query",
+]  # edited messages never re-run
 BOOTSTRAP_RETRIES = 5  # a Bot API error while polling starts is retried (with PTB's backoff)
 PROGRESS_FOR = timedelta(minutes=30)  # how long a /repost reply is kept current
 ADMIN_STATUSES = frozenset({ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER})
@@ -62,12 +79,14 @@ class TelegramChats:
         self.chats = storage.chats
         self.config = config
         self.clock = clock
+        self.questions = Questions(clock)  # what the buttons of sokbo's questions answer
         self.errands = Errands(storage.outbox, clock)  # notices, /repost replies kept current
         command_updates = filters.COMMAND & (
             filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
         )
         app.add_handler(MessageHandler(command_updates, self.on_command, block=False))
         app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, self.on_migrate, block=False))
+        app.add_handler(CallbackQueryHandler(self.on_button, block=False))
         app.add_handler(
             ChatMemberHandler(self.on_membership, ChatMemberHandler.MY_CHAT_MEMBER, block=False)
         )
@@ -121,14 +140,69 @@ class TelegramChats:
         command = parse_command(message.text, bot_name=context.bot.username)
         if command is None:
             return
-        user = update.effective_user
-        spec = BY_NAME.get(command.name)
+        caller = await self._caller(chat, update.effective_user, message, command.name)
+        reply = await self.commands.handle(command, caller)
+        buttons = self._buttons(reply, caller) if reply.choices else None
+        answer = await self.platform.reply(
+            chat.id, "\n".join(reply.lines) if buttons else reply.text, kind=str(chat.type),
+            reply_to=message.message_id, thread_id=message.message_thread_id,
+            html=telegram_html(reply) if reply.entries else None, buttons=buttons,
+        )  # fmt: skip
+        if answer is not None and reply.progress_of is not None:
+            self.errands.follow(
+                reply.progress_of, text=reply.text, language=caller.language,
+                show=partial(self.platform.edit_reply, answer), longest=PROGRESS_FOR,
+            )  # fmt: skip
+
+    async def on_button(self, update: Update, context: Context) -> None:
+        """A button of a question pressed: run its answer as the one who asked, and make the
+        question's message say the result (its buttons go)."""
+        del context
+        query = update.callback_query
+        if query is None:
+            return
+        language = language_of(query.from_user.language_code, self.config.bot.language)
+        found = read_button(query.data or "")
+        asked = None if found is None else self.questions.get(found[0])
+        message = query.message
+        if found is None or asked is None or not isinstance(message, Message):
+            await _answer_quietly(query, t("question_closed", language))
+            return
+        token, index = found
+        if asked.user != str(query.from_user.id) or not 0 <= index < len(asked.choices):
+            await _answer_quietly(query, t("not_your_question", language))
+            return
+        self.questions.close(token)
+        await _answer_quietly(query, None)
+        choice = asked.choices[index]
+        command = parse_command(choice.command) if choice.command else None
+        if command is None:
+            result = Reply((t("left_as_it_was", language),))
+        else:
+            caller = await self._caller(message.chat, query.from_user, message, command.name)
+            result = await self.commands.handle(command, caller)
+        await self.platform.edit_reply(message, result.text)
+
+    def _buttons(self, reply: Reply, caller: Caller) -> InlineKeyboardMarkup:
+        """A question's answers as inline buttons, one a row; the question stays with sokbo."""
+        token = self.questions.ask(reply.choices, user=caller.user, chat=caller.chat)
+        return InlineKeyboardMarkup(
+            [
+                [InlineKeyboardButton(choice.label, callback_data=button_data(token, index))]
+                for index, choice in enumerate(reply.choices)
+            ]
+        )
+
+    async def _caller(self, chat: Chat, user: User | None, message: Message, name: str) -> Caller:
+        """Who runs command `name` in `chat`, with what rights (admins asked only when the
+        command needs a chat admin)."""
+        spec = BY_NAME.get(name)
         is_chat_admin = (
             spec is not None
             and spec.access is Access.CHAT_ADMINS
             and await self._is_chat_admin(chat, user, message)
         )
-        caller = Caller(
+        return Caller(
             platform=NAME,
             chat=str(chat.id),
             user=str(user.id if user else chat.id),
@@ -138,17 +212,6 @@ class TelegramChats:
             is_bot_admin=user is not None and user.id in self.config.telegram.admins,
             chat_kind=str(chat.type),
         )
-        reply = await self.commands.handle(command, caller)
-        answer = await self.platform.reply(
-            chat.id, reply.text, kind=str(chat.type),
-            reply_to=message.message_id, thread_id=message.message_thread_id,
-            html=telegram_html(reply) if reply.entries else None,
-        )  # fmt: skip
-        if answer is not None and reply.progress_of is not None:
-            self.errands.follow(
-                reply.progress_of, text=reply.text, language=caller.language,
-                show=partial(self.platform.edit_reply, answer), longest=PROGRESS_FOR,
-            )  # fmt: skip
 
     async def _is_chat_admin(self, chat: Chat, user: User | None, message: Message) -> bool:
         """Private chats and channel posts: yes; in a group, ask (an anonymous admin counts)."""
@@ -183,6 +246,14 @@ class TelegramChats:
         if message is None or message.migrate_to_chat_id is None:
             return
         await self.chats.move(NAME, str(message.chat.id), str(message.migrate_to_chat_id))
+
+
+async def _answer_quietly(query: CallbackQuery, text: str | None) -> None:
+    """Stop the button's spinner (with a short toast, if `text`); a failure is only logged."""
+    try:
+        await query.answer(text)
+    except TelegramError as error:
+        log.warning("telegram: could not answer a button: %s", error)
 
 
 def telegram_application(config: Config) -> AnyApplication:

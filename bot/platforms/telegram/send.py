@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from telegram import Bot, InputFile, LinkPreviewOptions, ReplyParameters
+from telegram import Bot, InlineKeyboardMarkup, InputFile, LinkPreviewOptions, ReplyParameters
 from telegram import Message as TelegramReply
 from telegram.constants import ParseMode
 from telegram.error import (
@@ -138,6 +138,7 @@ class TelegramPlatform:
         reply_to: int | None = None,
         thread_id: int | None = None,
         html: str | None = None,
+        buttons: InlineKeyboardMarkup | None = None,
     ) -> TelegramReply | None:
         """Answer in a chat (as `html` when given, else plain `text`), without link previews,
         ahead of pushes, a 429 waited out; None if it never went."""
@@ -148,7 +149,7 @@ class TelegramPlatform:
             lambda: self.bot.send_message(
                 chat_id, text if html is None else html, reply_parameters=answering,
                 message_thread_id=thread_id, link_preview_options=NO_PREVIEW,
-                parse_mode=None if html is None else ParseMode.HTML,
+                parse_mode=None if html is None else ParseMode.HTML, reply_markup=buttons,
             ),
             pacer=self.pacer, clock=self.clock, key=str(chat_id), translate=_translate,
             what=f"telegram: reply in chat {chat_id}",

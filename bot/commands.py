@@ -114,6 +114,13 @@ class Commands:
         self.nudge = nudge
         self._recent: dict[tuple[str, str], deque[float]] = {}
 
+    async def choose(self, choice: Choice, caller: Caller) -> Reply:
+        """Answer a question as `caller` chose: run the choice's command, or nothing (a "no")."""
+        command = parse_command(choice.command) if choice.command else None
+        if command is None:
+            return Reply((t("left_as_it_was", caller.language),))
+        return await self.handle(command, caller)
+
     async def handle(self, command: Command, caller: Caller) -> Reply:
         """Answer one command from the table; anything else, or a failure, gets a short reply."""
         language = caller.language

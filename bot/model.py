@@ -176,11 +176,15 @@ class Entry:
     key: str | None = None  # shown to the bot's admins only (what /repost and /retract take)
 
     @property
+    def about(self) -> str:
+        """When and where, as one line: `11-22 08:00 · 정치 · 경제`."""
+        return " · ".join([self.when, *self.categories])
+
+    @property
     def text(self) -> str:
         """The entry as plain text: the title, then when and where, then the link."""
-        about = " · ".join([self.when, *self.categories])
         key = "" if self.key is None else f" [{self.key}]"
-        return f"• {self.title}{key}\n  {about}\n  {self.url}"
+        return f"• {self.title}{key}\n  {self.about}\n  {self.url}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,6 +50,19 @@ class Questions:
             return None
         return asked
 
+    def take(self, data: str, *, user: str) -> Choice | str:
+        """The answer a pressed button gives (its question closes), or the UI string saying
+        why it gives none: "question_closed", or "not_your_question" (only the asker may)."""
+        found = read_button(data)
+        asked = None if found is None else self.get(found[0])
+        if found is None or asked is None:
+            return "question_closed"
+        token, index = found
+        if asked.user != user or not 0 <= index < len(asked.choices):
+            return "not_your_question"
+        self.close(token)
+        return asked.choices[index]
+
     def close(self, token: str) -> None:
         """The question was answered: its other buttons do nothing now."""
         self._open.pop(token, None)

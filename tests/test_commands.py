@@ -116,9 +116,7 @@ async def pushes_queued(storage: Storage) -> int:
 
 async def ask(commands: Commands, text: str, caller: Caller = READER) -> str:
     """Send one line as `caller` and return the reply's text."""
-    command = parse_command(text)
-    assert command is not None
-    return (await commands.handle(command, caller)).text
+    return (await answer(commands, text, caller)).text
 
 
 async def answer(commands: Commands, text: str, caller: Caller = READER) -> Reply:

@@ -121,9 +121,7 @@ async def answer(
         return None
     number = line.strip()
     if asked is not None and number.isdecimal() and 1 <= int(number) <= len(asked.choices):
-        line = asked.choices[int(number) - 1].command
-        if not line:
-            return Reply((t("left_as_it_was", caller.language),))
+        return await commands.choose(asked.choices[int(number) - 1], caller)
     command = parse_command(line)
     if command is None:
         return Reply((t("unknown_command", caller.language),))

@@ -177,7 +177,7 @@ def _entry(entry: Entry) -> str:
     title = escape_markdown(truncate(entry.title, MAX_ENTRY_TITLE))
     url = entry.url.replace("(", "%28").replace(")", "%29").replace(">", "%3E")
     key = "" if entry.key is None else f" `{entry.key.replace('`', '')}`"
-    about = escape_markdown(" · ".join([entry.when, *entry.categories]))
+    about = escape_markdown(entry.about)
     return f"[{title}](<{url}>){key}\n-# {about}"
 
 

@@ -28,7 +28,7 @@ def telegram_html(reply: Reply) -> str:
 def _entry(entry: Entry) -> tuple[str, str]:
     """One post's HTML and its visible text (what Telegram counts)."""
     title = truncate(entry.title, MAX_ENTRY_TITLE)
-    about = " · ".join([entry.when, *entry.categories])
+    about = entry.about
     key = "" if entry.key is None else f" [{entry.key}]"
     link = f'<a href="{escape_html_attribute(entry.url)}">{escape_html(title)}</a>'
     code = "" if entry.key is None else f" <code>[{escape_html(entry.key)}]</code>"

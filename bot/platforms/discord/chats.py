@@ -17,7 +17,7 @@ from discord.utils import MISSING
 
 from bot.clock import Clock
 from bot.command_table import Access
-from bot.commands import BY_NAME, Caller, Command, Commands, parse_command
+from bot.commands import BY_NAME, Caller, Command, Commands
 from bot.config import Config
 from bot.errands import Errands
 from bot.errors import PlatformError, SendError
@@ -213,27 +213,18 @@ class DiscordChats:
         if interaction.type is not discord.InteractionType.component:
             return
         data: dict[str, object] = dict(interaction.data or {})
-        found = read_button(str(data.get("custom_id", "")))
-        if found is None:
-            return
+        custom_id = str(data.get("custom_id", ""))
+        if read_button(custom_id) is None:
+            return  # not one of sokbo's buttons
         caller = self._caller(interaction)
-        token, index = found
-        asked = self.questions.get(token)
+        choice = self.questions.take(custom_id, user=caller.user)
         try:
-            if asked is None or asked.user != caller.user or not 0 <= index < len(asked.choices):
-                why = "question_closed" if asked is None else "not_your_question"
+            if isinstance(choice, str):
                 await interaction.response.send_message(
-                    t(why, caller.language), ephemeral=True, allowed_mentions=QUIET
+                    t(choice, caller.language), ephemeral=True, allowed_mentions=QUIET
                 )
                 return
-            self.questions.close(token)
-            choice = asked.choices[index]
-            command = parse_command(choice.command) if choice.command else None
-            result = (
-                Reply((t("left_as_it_was", caller.language),))
-                if command is None
-                else await self.commands.handle(command, caller)
-            )
+            result = await self.commands.choose(choice, caller)
             await interaction.response.edit_message(
                 content=reply_contents(result)[0], view=None, allowed_mentions=QUIET
             )

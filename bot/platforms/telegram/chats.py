@@ -39,7 +39,7 @@ from bot.errors import PlatformError
 from bot.i18n import LANGUAGES, language_of, t
 from bot.model import Reply
 from bot.platforms.telegram.send import NAME, TelegramPlatform
-from bot.questions import Questions, button_data, read_button
+from bot.questions import Questions, button_data
 from bot.render.lists import telegram_html
 from bot.storage import Storage
 
@@ -162,25 +162,19 @@ class TelegramChats:
         if query is None:
             return
         language = language_of(query.from_user.language_code, self.config.bot.language)
-        found = read_button(query.data or "")
-        asked = None if found is None else self.questions.get(found[0])
         message = query.message
-        if found is None or asked is None or not isinstance(message, Message):
+        if not isinstance(message, Message):  # too old for the bot to see: closed with it
             await _answer_quietly(query, t("question_closed", language))
             return
-        token, index = found
-        if asked.user != str(query.from_user.id) or not 0 <= index < len(asked.choices):
-            await _answer_quietly(query, t("not_your_question", language))
+        choice = self.questions.take(query.data or "", user=str(query.from_user.id))
+        if isinstance(choice, str):
+            await _answer_quietly(query, t(choice, language))
             return
-        self.questions.close(token)
         await _answer_quietly(query, None)
-        choice = asked.choices[index]
-        command = parse_command(choice.command) if choice.command else None
-        if command is None:
-            result = Reply((t("left_as_it_was", language),))
-        else:
-            caller = await self._caller(message.chat, query.from_user, message, command.name)
-            result = await self.commands.handle(command, caller)
+        command = parse_command(choice.command)
+        name = "" if command is None else command.name
+        caller = await self._caller(message.chat, query.from_user, message, name)
+        result = await self.commands.choose(choice, caller)
         await self.platform.edit_reply(message, result.text)
 
     def _buttons(self, reply: Reply, caller: Caller) -> InlineKeyboardMarkup:
